@@ -1,0 +1,153 @@
+"""Device profiles: everything the harness knows about a chip, read from TOML.
+
+The shipped profiles live in ``hil/chip/profiles/NAME.toml``. A lab overrides part of one with
+its own file (say, the SynOps/s it measured on its chip): ``load_profile("speck2f",
+override="lab.toml")`` merges the override's keys into the named profile.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be found or read."""
+
+
+@dataclass(frozen=True)
+class MemoryTable:
+    kernel_words: tuple[int, ...]
+    neuron_words: tuple[int, ...]
+    bias_words: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ShapeLimits:
+    max_input_size: int
+    max_output_size: int
+    max_channels: int
+    max_kernel_size: int
+    strides: tuple[int, ...]
+    max_padding: int
+    poolings: tuple[int, ...]
+    weight_bits: int
+    state_bits: int
+
+    @property
+    def weight_range(self) -> tuple[int, int]:
+        return -(2 ** (self.weight_bits - 1)), 2 ** (self.weight_bits - 1) - 1
+
+    @property
+    def state_range(self) -> tuple[int, int]:
+        return -(2 ** (self.state_bits - 1)), 2 ** (self.state_bits - 1) - 1
+
+
+@dataclass(frozen=True)
+class ChipProfile:
+    name: str
+    device_types: tuple[str, ...]
+    n_cores: int
+    memory: MemoryTable
+    limits: ShapeLimits
+    synops_per_s: tuple[float, ...]
+    synops_per_s_measured: bool
+    pipeline_latency_us: float
+    slow_clk_hz: float
+    decimator_intervals: tuple[int, ...]
+    max_delay_us: float
+    max_drain_us: float
+    source: str
+
+    def decimator_interval(self, code: int) -> int:
+        """Spikes per passed spike for decimator interval ``code``."""
+        return self.decimator_intervals[code]
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name: str | Path = "speck2f", override: str | Path | None = None) -> ChipProfile:
+    """Load a shipped profile by name (or a complete profile file by path), then merge
+    ``override``'s keys into it."""
+    path = Path(name) if str(name).endswith(".toml") else PROFILE_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ProfileError(
+            f"no device profile {str(name)!r}; shipped profiles: {', '.join(available_profiles())}"
+        )
+    data = _read(path)
+    sources = [str(path)]
+    if override is not None:
+        _merge(data, _read(Path(override)))
+        sources.append(str(override))
+    return _build(data, " + ".join(sources))
+
+
+def _read(path: Path) -> dict:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: profile file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _build(data: dict, source: str) -> ChipProfile:
+    try:
+        chip, memory, limits = data["chip"], data["memory"], data["limits"]
+        timing, stall = data["timing"], data["stall"]
+        n_cores = int(chip["n_cores"])
+        profile = ChipProfile(
+            name=str(chip["name"]),
+            device_types=tuple(chip["device_types"]),
+            n_cores=n_cores,
+            memory=MemoryTable(
+                kernel_words=tuple(int(v) for v in memory["kernel_words"]),
+                neuron_words=tuple(int(v) for v in memory["neuron_words"]),
+                bias_words=tuple(int(v) for v in memory["bias_words"]),
+            ),
+            limits=ShapeLimits(
+                **{
+                    k: tuple(v) if isinstance(v, list) else int(v)
+                    for k, v in limits.items()
+                }
+            ),
+            synops_per_s=tuple(float(v) for v in timing["synops_per_s"]),
+            synops_per_s_measured=bool(timing["synops_per_s_measured"]),
+            pipeline_latency_us=float(timing["pipeline_latency_us"]),
+            slow_clk_hz=float(timing["slow_clk_hz"]),
+            decimator_intervals=tuple(int(v) for v in data["decimator"]["intervals"]),
+            max_delay_us=float(stall["max_delay_us"]),
+            max_drain_us=float(stall["max_drain_us"]),
+            source=source,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProfileError(f"{source}: incomplete or malformed profile ({exc!r})") from None
+    for table in ("kernel_words", "neuron_words", "bias_words"):
+        if len(getattr(profile.memory, table)) != n_cores:
+            raise ProfileError(f"{source}: memory.{table} must list {n_cores} cores")
+    if len(profile.synops_per_s) != n_cores:
+        raise ProfileError(f"{source}: timing.synops_per_s must list {n_cores} cores")
+    if min(profile.synops_per_s) <= 0:
+        raise ProfileError(f"{source}: timing.synops_per_s must be positive")
+    if len(profile.decimator_intervals) != 8:
+        raise ProfileError(f"{source}: decimator.intervals must list 8 codes (0..7)")
+    return profile

@@ -1,0 +1,5 @@
+"""The ``speck-hil`` command line."""
+
+
+def main() -> int:
+    return 0
