@@ -79,46 +79,53 @@ def as_events(
     missing = [name for name in EVENT_DTYPE.names if name not in columns]
     if missing:
         raise EventError(
-            f"{prefix}missing field {missing[0]!r} (fields present: {', '.join(array.dtype.names)})",
+            f"{prefix}missing field {missing[0]!r} "
+            f"(fields present: {', '.join(array.dtype.names)})",
             field=missing[0],
         )
-    limits = _coordinate_limits(sensor_size)
     out = np.empty(len(array), dtype=EVENT_DTYPE)
     for name in EVENT_DTYPE.names:
         column = _integral(array[columns[name]], name, prefix)
-        _check_range(column, name, limits[name], prefix)
+        _check_range(column, name, (0, np.iinfo(EVENT_DTYPE[name]).max), prefix)
         out[name] = column
-    if len(out) > 1:
-        backwards = np.flatnonzero(out["t"][1:] < out["t"][:-1])
-        if len(backwards):
-            i = int(backwards[0]) + 1
-            raise EventError(
-                f"{prefix}timestamps decrease at index {i}: t={out['t'][i]} after "
-                f"t={out['t'][i - 1]} (events must be sorted by time)",
-                field="t",
-                index=i,
-                value=int(out["t"][i]),
-            )
+    check_events(out, sensor_size, source=source)
     return out
 
 
-def _coordinate_limits(sensor_size: Sequence[int] | None) -> dict[str, tuple[int, int]]:
-    """Inclusive (low, high) range per field."""
-    limits = {
-        "t": (0, np.iinfo(np.int64).max),
-        "x": (0, np.iinfo(np.uint16).max),
-        "y": (0, np.iinfo(np.uint16).max),
-        "p": (0, np.iinfo(np.uint8).max),
-    }
+def check_events(
+    events: np.ndarray, sensor_size: Sequence[int] | None = None, *, source: str | None = None
+) -> None:
+    """Check an ``EVENT_DTYPE`` array: coordinates inside ``sensor_size``, time non-decreasing."""
+    prefix = f"{source}: " if source else ""
     if sensor_size is not None:
-        size = tuple(int(s) for s in sensor_size)
-        if len(size) not in (2, 3) or min(size) < 1:
-            raise ValueError(f"sensor_size must be (W, H) or (W, H, P) of positive ints; got {size}")
-        limits["x"] = (0, size[0] - 1)
-        limits["y"] = (0, size[1] - 1)
-        if len(size) == 3:
-            limits["p"] = (0, size[2] - 1)
-    return limits
+        for name, high in _sensor_limits(sensor_size).items():
+            _check_range(events[name], name, (0, high), prefix)
+    t = events["t"]
+    if len(t) > 1:
+        backwards = np.flatnonzero(t[1:] < t[:-1])
+        if len(backwards):
+            i = int(backwards[0]) + 1
+            raise EventError(
+                f"{prefix}timestamps decrease at index {i}: t={t[i]} after t={t[i - 1]} "
+                "(events must be sorted by time)",
+                field="t",
+                index=i,
+                value=int(t[i]),
+            )
+
+
+def sensor_size_tuple(sensor_size: Sequence[int]) -> tuple[int, ...]:
+    """``(W, H)`` or ``(W, H, P)`` as ints, or a ValueError."""
+    size = tuple(int(s) for s in sensor_size)
+    if len(size) not in (2, 3) or min(size) < 1:
+        raise ValueError(f"sensor_size must be (W, H) or (W, H, P) of positive ints; got {size}")
+    return size
+
+
+def _sensor_limits(sensor_size: Sequence[int]) -> dict[str, int]:
+    """Highest valid value per coordinate field."""
+    size = sensor_size_tuple(sensor_size)
+    return {name: s - 1 for name, s in zip(("x", "y", "p"), size, strict=False)}
 
 
 def _integral(column: np.ndarray, name: str, prefix: str) -> np.ndarray:
@@ -152,5 +159,5 @@ def _check_range(column: np.ndarray, name: str, limits: tuple[int, int], prefix:
     value = column[i].item()
     what = "negative" if value < 0 else f"above {high}"
     if name != "t" and high < np.iinfo(EVENT_DTYPE[name]).max:
-        what += f" (outside the sensor: {name} must be in 0..{high})"
+        what = f"outside the sensor ({name} must be in 0..{high})"
     raise EventError(f"{prefix}field {name!r} at index {i} is {value}: {what}", name, i, value)

@@ -1,0 +1,540 @@
+"""Event recordings on disk: the native HDF5 layout, tonic's ``.npy``, AEDAT4, and the manifest.
+
+Native layout (one file per recording)::
+
+    /events/t, /events/x, /events/y, /events/p   chunked, gzip + shuffle (built into libhdf5)
+    /ms_to_idx                                   row i = index of the first event with t >= i ms
+    attrs: format, format_version, sensor_size, t_unit = "us", and free metadata
+
+``/ms_to_idx`` lets ``Recording.window`` read only the chunks a time window covers.
+Every reader turns a bad file into a ``RecordingError`` that names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from hil.events import EVENT_DTYPE, EventError, as_events, check_events, sensor_size_tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FORMAT = "speck-hil-recording"
+FORMAT_VERSION = 1
+CHUNK_EVENTS = 1 << 16
+MANIFEST = "manifest.toml"
+RECORDINGS_ENV = "HIL_RECORDINGS"
+_RESERVED_ATTRS = {"format", "format_version", "sensor_size", "t_unit"}
+_MAGIC = {
+    b"\x89HDF\r\n\x1a\n": "hdf5",
+    b"\x93NUMPY": "npy",
+    b"#!AER-DAT4": "aedat4",
+}
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read, or that no longer matches its manifest entry."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    name: str
+    file: Path
+    sensor_size: tuple[int, int, int]
+    duration_us: int
+    events: int
+    sha256: str
+    description: str
+
+
+class Recording:
+    """A recording: events with their sensor size and metadata.
+
+    Events are read on first use of ``.events``; ``.window`` reads only a time slice, so a
+    test can replay a second of an hour-long recording without loading the hour.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        sensor_size: tuple[int, int, int],
+        metadata: dict,
+        load_events: Callable[[], np.ndarray],
+        read_window: Callable[[int, int], np.ndarray] | None = None,
+        span_us: Callable[[], int] | None = None,
+    ):
+        self.path = path
+        self.sensor_size = sensor_size
+        self.metadata = metadata
+        self._load_events = load_events
+        self._read_window = read_window
+        self._span_us = span_us
+
+    @classmethod
+    def from_events(cls, events: np.ndarray, sensor_size: Sequence[int], **metadata) -> Recording:
+        """An in-memory recording (validated), e.g. for a test that builds its own stimulus."""
+        size = _sensor_size_3(sensor_size)
+        checked = as_events(events, size)
+        return cls(None, size, metadata, lambda: checked)
+
+    @cached_property
+    def events(self) -> np.ndarray:
+        return self._load_events()
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path else self.metadata.get("name", "<memory>")
+
+    @property
+    def duration_us(self) -> int:
+        """Time from the first to the last event."""
+        if self._span_us is not None and "events" not in self.__dict__:
+            return self._span_us()
+        t = self.events["t"]
+        return int(t[-1] - t[0]) if len(t) else 0
+
+    @cached_property
+    def sha256(self) -> str:
+        """Of the file's bytes (of the event array for in-memory recordings)."""
+        if self.path is None:
+            return hashlib.sha256(self.events.tobytes()).hexdigest()
+        return file_sha256(self.path)
+
+    def window(self, t0_us: int, t1_us: int) -> np.ndarray:
+        """Events with ``t0_us <= t < t1_us``."""
+        if self._read_window is not None and "events" not in self.__dict__:
+            return self._read_window(int(t0_us), int(t1_us))
+        t = self.events["t"]
+        lo, hi = np.searchsorted(t, [t0_us, t1_us], side="left")
+        return self.events[lo:hi]
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path else "memory"
+        return f"Recording({where!r}, sensor_size={self.sensor_size})"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(
+    path: str | os.PathLike, events: np.ndarray, sensor_size: Sequence[int], **metadata
+) -> Path:
+    """Write ``events`` in the native HDF5 layout, atomically (a crash leaves no half file).
+
+    ``metadata`` values (source, device, date, description, ...) become root attributes; they
+    must be strings, numbers or booleans. The bytes depend only on the arguments, so a seeded
+    generator gives a file with a stable sha256.
+    """
+    path = Path(path)
+    size = _sensor_size_3(sensor_size)
+    events = as_events(events, size, source=str(path))
+    clash = _RESERVED_ATTRS & metadata.keys()
+    if clash:
+        raise ValueError(f"metadata keys {sorted(clash)} are reserved by the file format")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    _use_default_permissions(tmp)
+    try:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["sensor_size"] = np.asarray(size, dtype=np.int64)
+            f.attrs["t_unit"] = "us"
+            for key, value in metadata.items():
+                if value is not None:
+                    f.attrs[key] = value
+            group = f.create_group("events")
+            for name in EVENT_DTYPE.names:
+                _write_column(group, name, np.ascontiguousarray(events[name]))
+            f.create_dataset("ms_to_idx", data=ms_index(events["t"]))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _use_default_permissions(path: str) -> None:
+    """mkstemp creates files readable by the owner only; a recording is for the whole lab."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _write_column(group: h5py.Group, name: str, column: np.ndarray) -> None:
+    if len(column) == 0:
+        group.create_dataset(name, data=column)
+        return
+    group.create_dataset(
+        name,
+        data=column,
+        chunks=(min(len(column), CHUNK_EVENTS),),
+        compression="gzip",
+        compression_opts=1,
+        shuffle=True,
+    )
+
+
+def ms_index(t: np.ndarray) -> np.ndarray:
+    """Row i = index of the first event with ``t >= i`` ms; the last row is ``len(t)``."""
+    n_ms = int(t[-1]) // 1000 + 2 if len(t) else 1
+    return np.searchsorted(t, np.arange(n_ms, dtype=np.int64) * 1000, side="left").astype(np.int64)
+
+
+def load(path: str | os.PathLike, sensor_size: Sequence[int] | None = None) -> Recording:
+    """Open a recording: native HDF5, a structured ``.npy`` (tonic's layout), or AEDAT4.
+
+    ``sensor_size`` is needed only for ``.npy`` files that do not carry one; without it the
+    size is taken from the largest coordinates and ``metadata["sensor_size_inferred"]`` is set.
+    """
+    path = Path(path)
+    kind = _sniff(path)
+    if kind == "hdf5":
+        return _open_hdf5(path)
+    if kind == "npy":
+        return _load_npy(path, sensor_size)
+    return _load_aedat4(path)
+
+
+def _sniff(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        raise RecordingError(path, "no such file") from None
+    except IsADirectoryError:
+        raise RecordingError(path, "is a directory, not a recording") from None
+    except OSError as exc:
+        raise RecordingError(path, f"cannot read ({exc.strerror})") from None
+    if not head:
+        raise RecordingError(path, "empty file (0 bytes)")
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    raise RecordingError(
+        path, "not a recording: unrecognised format (expected HDF5, .npy or AEDAT4)"
+    )
+
+
+def _open_hdf5(path: Path) -> Recording:
+    with _reading(path) as f:
+        n = _hdf5_length(path, f)
+        sensor_size = _sensor_size_attr(path, f)
+        metadata = {
+            key: _plain(value) for key, value in f.attrs.items() if key not in _RESERVED_ATTRS
+        }
+
+    def load_events() -> np.ndarray:
+        return _read_hdf5_events(path, sensor_size, 0, n)
+
+    def read_window(t0: int, t1: int) -> np.ndarray:
+        lo, hi = _window_bounds(path, t0, t1, n)
+        events = _read_hdf5_events(path, sensor_size, lo, hi)
+        a, b = np.searchsorted(events["t"], [t0, t1], side="left")
+        return events[a:b]
+
+    def span_us() -> int:
+        if n == 0:
+            return 0
+        with _reading(path) as f:
+            t = f["events/t"]
+            return int(t[n - 1]) - int(t[0])
+
+    return Recording(path, sensor_size, metadata, load_events, read_window, span_us)
+
+
+def _hdf5_length(path: Path, f: h5py.File) -> int:
+    """Number of events, or a RecordingError saying what of the layout is missing."""
+    if "events" not in f or not isinstance(f["events"], h5py.Group):
+        raise RecordingError(
+            path, "not a speck-hil recording: no /events group (expected /events/t, x, y, p)"
+        )
+    lengths = {}
+    for name in EVENT_DTYPE.names:
+        dset = f["events"].get(name)
+        if not isinstance(dset, h5py.Dataset) or dset.ndim != 1:
+            raise RecordingError(path, f"missing or malformed dataset /events/{name}")
+        if dset.dtype.kind not in "iub":
+            raise RecordingError(path, f"/events/{name} holds {dset.dtype}, expected integers")
+        lengths[name] = dset.shape[0]
+    if len(set(lengths.values())) != 1:
+        raise RecordingError(path, f"event datasets differ in length: {lengths}")
+    return lengths["t"]
+
+
+def _sensor_size_attr(path: Path, f: h5py.File) -> tuple[int, int, int]:
+    if "sensor_size" not in f.attrs:
+        raise RecordingError(path, "missing root attribute sensor_size")
+    unit = _plain(f.attrs.get("t_unit", "us"))
+    if unit != "us":
+        raise RecordingError(path, f"t_unit is {unit!r}; only 'us' is supported")
+    try:
+        return _sensor_size_3(np.asarray(f.attrs["sensor_size"]).tolist())
+    except ValueError as exc:
+        raise RecordingError(path, f"bad sensor_size attribute: {exc}") from None
+
+
+def _read_hdf5_events(path: Path, sensor_size: tuple, lo: int, hi: int) -> np.ndarray:
+    with _reading(path) as f:
+        group = f["events"]
+        if all(group[name].dtype == EVENT_DTYPE[name] for name in EVENT_DTYPE.names):
+            events = np.empty(hi - lo, dtype=EVENT_DTYPE)
+            for name in EVENT_DTYPE.names:
+                events[name] = group[name][lo:hi]
+            _checked(path, lambda: check_events(events, sensor_size, source=str(path)))
+            return events
+        raw = {name: group[name][lo:hi] for name in EVENT_DTYPE.names}
+    table = np.empty(hi - lo, dtype=[(name, raw[name].dtype) for name in raw])
+    for name, column in raw.items():
+        table[name] = column
+    return _checked(path, lambda: as_events(table, sensor_size, source=str(path)))
+
+
+def _checked(path: Path, check: Callable):
+    """Run a validation, turning event errors into recording errors for this file."""
+    try:
+        return check()
+    except EventError as exc:
+        raise RecordingError(path, str(exc).removeprefix(f"{path}: ")) from exc
+
+
+def _window_bounds(path: Path, t0: int, t1: int, n: int) -> tuple[int, int]:
+    """Event index range that surely covers ``[t0, t1)``, from /ms_to_idx when present."""
+    with _reading(path) as f:
+        if "ms_to_idx" not in f:
+            t = f["events/t"][:]
+            lo, hi = np.searchsorted(t, [t0, t1], side="left")
+            return int(lo), int(hi)
+        index = f["ms_to_idx"]
+        rows = index.shape[0]
+        first_ms = max(t0, 0) // 1000
+        last_ms = -(-max(t1, 0) // 1000)
+        lo = int(index[first_ms]) if first_ms < rows else n
+        hi = int(index[last_ms]) if last_ms < rows else n
+        return lo, max(lo, hi)
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[h5py.File]:
+    """``h5py.File`` for reading, with low-level HDF5 failures reported against the file."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise RecordingError(path, f"corrupt or truncated HDF5 file ({_short(exc)})") from None
+    try:
+        with f:
+            yield f
+    except OSError as exc:
+        raise RecordingError(path, f"corrupt or truncated HDF5 file ({_short(exc)})") from None
+
+
+def _load_npy(path: Path, sensor_size: Sequence[int] | None) -> Recording:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise RecordingError(path, f"corrupt or truncated .npy file ({_short(exc)})") from None
+    if array.dtype.names is None:
+        raise RecordingError(
+            path, f"not an event array: dtype {array.dtype} has no fields t, x, y, p"
+        )
+    metadata: dict = {"source_format": "npy"}
+    events = _checked(path, lambda: as_events(array, sensor_size, source=str(path)))
+    if sensor_size is None:
+        metadata["sensor_size_inferred"] = True
+        sensor_size = _inferred_size(events)
+    size = _sensor_size_3(sensor_size)
+    return Recording(path, size, metadata, lambda: events)
+
+
+def _inferred_size(events: np.ndarray) -> tuple[int, int, int]:
+    if len(events) == 0:
+        return (1, 1, 1)
+    return (int(events["x"].max()) + 1, int(events["y"].max()) + 1, int(events["p"].max()) + 1)
+
+
+def _load_aedat4(path: Path) -> Recording:
+    import aedat
+
+    try:
+        decoder = aedat.Decoder(str(path))
+        streams = {sid: s for sid, s in decoder.id_to_stream().items() if s.get("type") == "events"}
+        if not streams:
+            raise RecordingError(path, "AEDAT4 file has no event stream")
+        stream_id = min(streams)
+        packets = [p["events"] for p in decoder if p["stream_id"] == stream_id and "events" in p]
+    except RecordingError:
+        raise
+    except Exception as exc:  # the decoder raises bare RuntimeErrors/OSErrors for bad files
+        raise RecordingError(path, f"corrupt or truncated AEDAT4 file ({_short(exc)})") from None
+    size = (int(streams[stream_id]["width"]), int(streams[stream_id]["height"]), 2)
+    raw = np.concatenate(packets) if packets else np.zeros(0, dtype=EVENT_DTYPE)
+    events = _checked(path, lambda: as_events(raw, size, source=str(path)))
+    metadata = {"source_format": "aedat4", "stream_id": stream_id}
+    return Recording(path, size, metadata, lambda: events)
+
+
+def _sensor_size_3(sensor_size: Sequence[int]) -> tuple[int, int, int]:
+    """A recording's sensor size always has a polarity count: two unless given."""
+    size = sensor_size_tuple(sensor_size)
+    return size if len(size) == 3 else (*size, 2)
+
+
+def _plain(value):
+    """HDF5 attribute values as plain Python values."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+# --- the manifest ------------------------------------------------------------------------
+
+
+def recordings_dir(directory: str | os.PathLike | None = None) -> Path:
+    """``directory``, else ``$HIL_RECORDINGS``, else ``./recordings``."""
+    return Path(directory or os.environ.get(RECORDINGS_ENV) or "recordings")
+
+
+def read_manifest(directory: str | os.PathLike | None = None) -> dict[str, ManifestEntry]:
+    directory = recordings_dir(directory)
+    path = directory / MANIFEST
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise RecordingError(path, "no manifest here (see `speck-hil recordings --help`)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RecordingError(path, f"manifest is not valid TOML: {exc}") from None
+    entries = {}
+    for name, raw in data.get("recordings", {}).items():
+        try:
+            entries[name] = ManifestEntry(
+                name=name,
+                file=directory / raw["file"],
+                sensor_size=_sensor_size_3(raw["sensor_size"]),
+                duration_us=int(raw["duration_us"]),
+                events=int(raw["events"]),
+                sha256=str(raw["sha256"]),
+                description=str(raw.get("description", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecordingError(path, f"entry {name!r} is incomplete ({exc!r})") from None
+    return entries
+
+
+def write_manifest(directory: str | os.PathLike, entries: dict[str, ManifestEntry]) -> Path:
+    """Rewrite the manifest (sorted by name) atomically."""
+    directory = Path(directory)
+    lines = ["# Written by `speck-hil recordings synth ... --add-to-manifest`.", ""]
+    for name in sorted(entries):
+        e = entries[name]
+        lines += [
+            f"[recordings.{name}]",
+            f'file = "{e.file.relative_to(directory).as_posix()}"',
+            f"sensor_size = [{', '.join(str(s) for s in e.sensor_size)}]",
+            f"duration_us = {e.duration_us}",
+            f"events = {e.events}",
+            f'sha256 = "{e.sha256}"',
+            f"description = {_toml_string(e.description)}",
+            "",
+        ]
+    path = directory / MANIFEST
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, path)
+    return path
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def manifest_entry(name: str, path: Path, description: str) -> ManifestEntry:
+    recording = load(path)
+    return ManifestEntry(
+        name=name,
+        file=path,
+        sensor_size=recording.sensor_size,
+        duration_us=recording.duration_us,
+        events=len(recording),
+        sha256=recording.sha256,
+        description=description,
+    )
+
+
+def add_to_manifest(path: str | os.PathLike, description: str, name: str | None = None) -> Path:
+    """Add (or refresh) the entry for the recording at ``path`` in its folder's manifest."""
+    path = Path(path)
+    directory = path.parent
+    try:
+        entries = read_manifest(directory)
+    except RecordingError:
+        if (directory / MANIFEST).exists():
+            raise
+        entries = {}
+    name = name or path.stem
+    entries[name] = manifest_entry(name, path, description)
+    return write_manifest(directory, entries)
+
+
+def by_name(name: str, directory: str | os.PathLike | None = None) -> Recording:
+    """Load a recording through the manifest, refusing one whose file changed."""
+    entries = read_manifest(directory)
+    if name not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        raise RecordingError(
+            recordings_dir(directory) / MANIFEST, f"no recording named {name!r} (known: {known})"
+        )
+    return verify_entry(entries[name])
+
+
+def verify_entry(entry: ManifestEntry) -> Recording:
+    """Load an entry's file and check it against the manifest."""
+    if not entry.file.is_file():
+        raise RecordingError(entry.file, f"listed in the manifest as {entry.name!r} but missing")
+    recording = load(entry.file)
+    if recording.sha256 != entry.sha256:
+        raise RecordingError(
+            entry.file,
+            f"sha256 mismatch: manifest says {entry.sha256[:12]}…, file is "
+            f"{recording.sha256[:12]}… (the file changed since the manifest was written)",
+        )
+    if len(recording) != entry.events:
+        raise RecordingError(
+            entry.file, f"has {len(recording)} events; the manifest says {entry.events}"
+        )
+    return recording
