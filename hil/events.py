@@ -152,7 +152,8 @@ def _check_range(column: np.ndarray, name: str, limits: tuple[int, int], prefix:
     if len(column) == 0 or column.dtype.kind == "b":
         return
     low, high = limits
-    if column.min() >= low and column.max() <= high:
+    below = low > 0 or column.dtype.kind != "u"  # unsigned columns cannot go below zero
+    if (not below or column.min() >= low) and column.max() <= high:
         return
     bad = np.flatnonzero((column < low) | (column > high))
     i = int(bad[0])
