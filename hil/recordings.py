@@ -389,9 +389,9 @@ def _load_aedat4(path: Path) -> Recording:
             raise RecordingError(path, "AEDAT4 file has no event stream")
         stream_id = min(streams)
         packets = [p["events"] for p in decoder if p["stream_id"] == stream_id and "events" in p]
-    except RecordingError:
+    except (RecordingError, KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # the decoder raises bare RuntimeErrors/OSErrors for bad files
+    except BaseException as exc:  # RuntimeError for a short file, a Rust panic for garbage
         raise RecordingError(path, f"corrupt or truncated AEDAT4 file ({_short(exc)})") from None
     size = (int(streams[stream_id]["width"]), int(streams[stream_id]["height"]), 2)
     raw = np.concatenate(packets) if packets else np.zeros(0, dtype=EVENT_DTYPE)
