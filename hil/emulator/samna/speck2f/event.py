@@ -1,0 +1,11 @@
+"""samna.speck2f.event: the events shared by the Speck chips."""
+
+from hil.emulator.samna.events import (
+    DvsEvent,
+    NeuronValue,
+    ReadNeuronValue,
+    Spike,
+    WriteNeuronValue,
+)
+
+__all__ = ["DvsEvent", "NeuronValue", "ReadNeuronValue", "Spike", "WriteNeuronValue"]
