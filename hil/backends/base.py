@@ -1,0 +1,197 @@
+"""The device protocol: what every backend (samna, sinabs, specksim) offers the harness.
+
+A ``Device`` deploys a sinabs network and returns a ``Deployment``; a deployment replays
+events and returns a ``Run``. Backends differ only in how they apply a configuration, write
+events and collect outputs, which they implement as ``Device._apply``, ``Device._replay`` and
+``Device._reset_states``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hil.events import SPIKE_DTYPE, as_events
+from hil.recordings import Recording
+
+if TYPE_CHECKING:
+    from hil.backends.deploy import Mapping
+    from hil.chip.profile import ChipProfile
+
+RESET_MODES = ("subtract", "zero")
+DEFAULT_TIMEOUT_MARGIN_S = 5.0
+
+
+class DeviceError(RuntimeError):
+    """A device that failed, vanished or stopped answering. ``partial`` keeps the run up to
+    the failure (inputs written, outputs collected), so nothing measured is lost."""
+
+    def __init__(self, device: str, problem: str, partial: Run | None = None):
+        super().__init__(f"{device}: {problem}")
+        self.device = device
+        self.problem = problem
+        self.partial = partial
+
+
+class DeviceUnavailable(DeviceError):
+    """No device matching the spec can be opened here (none attached, or no real samna)."""
+
+
+class DeployError(ValueError):
+    """A network the chip cannot run, found before the device is touched. Names the layer."""
+
+    def __init__(self, message: str, layer: int | None = None, limit: str | None = None):
+        super().__init__(message)
+        self.layer = layer
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    kind: str  # "real", "emulated", "sinabs" or "specksim"
+    device_type: str  # sinabs' device id, e.g. "speck2fmodule"
+    serial: str
+    samna_version: str  # a version, "emulated", or "none"
+    profile: str  # the device profile's name and source files
+    name: str = ""  # what to call it in messages
+
+    def __str__(self) -> str:
+        return self.name or f"{self.device_type}@{self.serial}"
+
+
+@dataclass
+class Run:
+    """What one replay put in and got out.
+
+    ``inputs`` are the chip events as written (``SPIKE_DTYPE``), ``outputs`` every monitored
+    output with its chip timestamp; ``wall_start`` (epoch s) and ``wall_s`` time the replay on
+    the host. ``source`` names the recording.
+    """
+
+    inputs: np.ndarray
+    outputs: np.ndarray
+    deployment: Deployment
+    wall_start: float
+    wall_s: float
+    source: str = ""
+
+    def outputs_of(self, core: int) -> np.ndarray:
+        return self.outputs[self.outputs["layer"] == core]
+
+    @property
+    def duration_us(self) -> int:
+        """From the first input to the last event in or out."""
+        if len(self.inputs) == 0:
+            return 0
+        last = max(int(self.inputs["t"][-1]), int(self.outputs["t"].max(initial=0)))
+        return last - int(self.inputs["t"][0])
+
+
+@dataclass
+class Deployment:
+    """A network as mapped onto a device. ``mapping`` says which layer sits on which core."""
+
+    device: Device
+    mapping: Mapping
+    reset_mode: str
+    handle: Any = field(default=None, repr=False)  # backend-private state
+
+    def replay(
+        self, events: Recording | np.ndarray | Iterable, timeout_s: float | None = None
+    ) -> Run:
+        """Write ``events`` (sensor events, or a Recording) and collect outputs until the
+        device is quiet. ``timeout_s`` defaults to the stream's duration plus a margin."""
+        source = events.name if isinstance(events, Recording) else ""
+        sensor_events = events.events if isinstance(events, Recording) else as_events(events)
+        inputs = self.mapping.input_spikes(sensor_events, source=source or "events")
+        if timeout_s is None:
+            span_s = (int(inputs["t"][-1]) - int(inputs["t"][0])) / 1e6 if len(inputs) else 0
+            timeout_s = span_s + DEFAULT_TIMEOUT_MARGIN_S
+        started, clock = time.time(), time.perf_counter()
+        outputs = self.device._replay(self, inputs, timeout_s)
+        return Run(
+            inputs=inputs,
+            outputs=outputs,
+            deployment=self,
+            wall_start=started,
+            wall_s=time.perf_counter() - clock,
+            source=source,
+        )
+
+    def reset(self) -> None:
+        """Zero every neuron state without re-mapping the network."""
+        self.device._reset_states(self)
+
+
+class Device(ABC):
+    """An opened device. Use it as a context manager, or call ``close()``."""
+
+    info: DeviceInfo
+    profile: ChipProfile
+
+    def deploy(
+        self,
+        net,
+        input_shape: tuple[int, int, int],
+        reset: str = "subtract",
+        monitor: str | list[int] = "exit",
+        decimators: dict[int, int] | None = None,
+        slow_clk_hz: float | None = None,
+        layer2core_map: str | dict[int, int] = "auto",
+    ) -> Deployment:
+        """Map a sinabs network with sinabs' own mapper, apply the options, load it.
+
+        ``reset``: "subtract" (chip default, for ANN-converted networks) or "zero";
+        ``monitor``: "exit", "all" or a list of sinabs layer indices; ``decimators``:
+        {layer index: interval code 0..7}. An undeployable network raises ``DeployError``
+        naming the layer before the device is touched.
+        """
+        from hil.backends.deploy import map_network
+
+        if reset not in RESET_MODES:
+            raise ValueError(f"reset must be one of {RESET_MODES}; got {reset!r}")
+        mapping = map_network(
+            net,
+            input_shape,
+            device_type=self.info.device_type,
+            profile=self.profile,
+            reset=reset,
+            monitor=monitor,
+            decimators=decimators or {},
+            layer2core_map=layer2core_map,
+        )
+        deployment = Deployment(device=self, mapping=mapping, reset_mode=reset)
+        self._apply(deployment, slow_clk_hz)
+        return deployment
+
+    @abstractmethod
+    def _apply(self, deployment: Deployment, slow_clk_hz: float | None) -> None: ...
+
+    @abstractmethod
+    def _replay(self, deployment: Deployment, inputs: np.ndarray, timeout_s: float) -> np.ndarray:
+        """Write ``inputs`` (SPIKE_DTYPE), return the outputs (SPIKE_DTYPE)."""
+
+    @abstractmethod
+    def _reset_states(self, deployment: Deployment) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the device; closing twice is harmless."""
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.info}>"
+
+
+def empty_outputs() -> np.ndarray:
+    return np.zeros(0, dtype=SPIKE_DTYPE)

@@ -1,0 +1,204 @@
+"""From a sinabs network to a chip configuration, with sinabs' own mapper and discretizer.
+
+The harness never re-implements sinabs' mapping: it checks what sinabs would only fail on
+vaguely (non-finite parameters, a layer no core can hold), calls
+``DynapcnnNetwork.make_config``, then applies the deployment's options (reset mode,
+monitors, decimators) to the configuration sinabs wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from hil.backends.base import DeployError
+from hil.chip.memory import CoreShape, check_core
+from hil.chip.profile import ChipProfile
+from hil.emulator.program import DVS_LAYER
+from hil.events import SPIKE_DTYPE, EventError
+
+
+@dataclass
+class Mapping:
+    """A network mapped onto cores: what a deployment needs to write inputs and read outputs.
+
+    ``layer2core`` maps sinabs' DynapcnnLayer indices to cores; ``entry_core`` is the core
+    sensor events are written to (``DVS_LAYER`` when the network starts with a DVS layer).
+    """
+
+    network: Any  # sinabs DynapcnnNetwork, discretized
+    config: Any  # samna (or emulated samna) SpeckConfiguration
+    device_type: str
+    input_shape: tuple[int, int, int]
+    layer2core: dict[int, int]
+    entry_core: int
+    monitored_cores: tuple[int, ...]
+    config_hash: str
+
+    def cnn_layers(self) -> dict[int, Any]:
+        """sinabs' DynapcnnLayers by index (the DVS layer left out)."""
+        return cnn_layers(self.network)
+
+    def core_of(self, layer: int) -> int:
+        return self.layer2core[layer]
+
+    def layer_of(self, core: int) -> int:
+        return next(layer for layer, c in self.layer2core.items() if c == core)
+
+    def input_spikes(self, events: np.ndarray, source: str = "events") -> np.ndarray:
+        """Sensor events (x, y, p, t) as chip input events for the entry core."""
+        channels, height, width = self.input_shape
+        for name, size in (("x", width), ("y", height), ("p", channels)):
+            if len(events) and int(events[name].max()) >= size:
+                index = int(np.argmax(events[name] >= size))
+                value = int(events[name][index])
+                raise EventError(
+                    f"{source}: field {name!r} at index {index} is {value}, outside the "
+                    f"network input (C, H, W) = {self.input_shape}",
+                    field=name,
+                    index=index,
+                    value=value,
+                )
+        spikes = np.empty(len(events), dtype=SPIKE_DTYPE)
+        spikes["layer"] = self.entry_core
+        spikes["x"] = events["x"]
+        spikes["y"] = events["y"]
+        spikes["feature"] = events["p"]
+        spikes["t"] = events["t"]
+        return spikes
+
+
+def map_network(
+    net: torch.nn.Module,
+    input_shape: tuple[int, int, int],
+    *,
+    device_type: str,
+    profile: ChipProfile,
+    reset: str,
+    monitor: str | list[int],
+    decimators: dict[int, int],
+    layer2core_map: str | dict[int, int],
+) -> Mapping:
+    from hil.emulator.install import install_as_samna
+
+    install_as_samna()
+    from sinabs.backend.dynapcnn import DynapcnnNetwork
+
+    _check_finite(net)
+    input_shape = tuple(int(v) for v in input_shape)
+    try:
+        network = DynapcnnNetwork(net, input_shape=input_shape, discretize=True)
+    except (ValueError, TypeError, RuntimeError, KeyError) as exc:
+        raise DeployError(f"sinabs cannot convert this network: {exc}") from exc
+    layers = cnn_layers(network)
+    for index, layer in layers.items():
+        _check_fits_some_core(index, layer, profile)
+    try:
+        config = network.make_config(
+            layer2core_map=layer2core_map,
+            device=device_type,
+            monitor_layers=_sinabs_monitor(monitor, layers),
+        )
+    except ValueError as exc:
+        raise DeployError(f"sinabs found no mapping of the layers onto cores: {exc}") from exc
+    layer2core = dict(network.layer2core_map)
+    for layer, code in decimators.items():
+        if layer not in layer2core:
+            raise DeployError(f"decimator for layer {layer}: no such layer", layer=layer)
+        if not 0 <= code < len(profile.decimator_intervals):
+            raise DeployError(
+                f"decimator for layer {layer}: interval code {code} not in 0..7",
+                layer=layer,
+                limit="decimator interval code",
+            )
+        core_config = config.cnn_layers[layer2core[layer]]
+        core_config.output_decimator_enable = True
+        core_config.output_decimator_interval = code
+    for core in layer2core.values():
+        config.cnn_layers[core].return_to_zero = reset == "zero"
+    entry = (
+        DVS_LAYER
+        if network.has_dvs_layer()
+        else layer2core[min(network.dynapcnn_module.entry_points)]
+    )
+    monitored = tuple(
+        sorted(core for core in layer2core.values() if config.cnn_layers[core].monitor_enable)
+    )
+    return Mapping(
+        network=network,
+        config=config,
+        device_type=device_type,
+        input_shape=input_shape,
+        layer2core=layer2core,
+        entry_core=entry,
+        monitored_cores=monitored,
+        config_hash=config_hash(config),
+    )
+
+
+def cnn_layers(network: Any) -> dict[int, Any]:
+    from sinabs.backend.dynapcnn.dynapcnn_layer import DynapcnnLayer
+
+    items = network.dynapcnn_layers.items()
+    return {index: layer for index, layer in items if isinstance(layer, DynapcnnLayer)}
+
+
+def config_hash(config: Any) -> str:
+    """A digest of a configuration, to skip re-applying one the device already holds."""
+    return hashlib.sha256(config.to_json().encode()).hexdigest()
+
+
+def _check_finite(net: torch.nn.Module) -> None:
+    for name, tensor in [*net.named_parameters(), *net.named_buffers()]:
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise DeployError(
+                f"layer {name.rsplit('.', 1)[0] or name!r}: {bad} non-finite value(s) "
+                f"(NaN or inf) in {name}",
+                limit="finite parameters",
+            )
+
+
+def _check_fits_some_core(index: int, layer: Any, profile: ChipProfile) -> None:
+    conv = layer.conv_layer
+    shape = CoreShape(
+        input_shape=tuple(int(v) for v in layer.in_shape),
+        output_shape=tuple(int(v) for v in layer.get_neuron_shape()),
+        kernel_size=int(conv.kernel_size[0]),
+        stride=tuple(int(v) for v in conv.stride),
+        padding=tuple(int(v) for v in conv.padding),
+        bias=conv.bias is not None,
+    )
+    reasons = {core: check_core(core, shape, profile) for core in range(profile.n_cores)}
+    if all(reasons.values()):
+        closest = min(reasons, key=lambda core: len(reasons[core]))
+        detail = "; ".join(reason.split(": ", 1)[1] for reason in reasons[closest])
+        raise DeployError(
+            f"layer {index} ({_describe(conv, shape)}) fits no core: {detail} "
+            f"(on core {closest}, the closest fit)",
+            layer=index,
+            limit=detail,
+        )
+
+
+def _describe(conv: torch.nn.Conv2d, shape: CoreShape) -> str:
+    c, h, w = shape.output_shape
+    return f"conv {conv.in_channels}→{conv.out_channels} k{shape.kernel_size}, output {c}×{h}×{w}"
+
+
+def _sinabs_monitor(monitor: str | list[int], layers: dict[int, Any]) -> Any:
+    if monitor == "exit":
+        return None
+    if monitor == "all":
+        return "all"
+    unknown = [layer for layer in monitor if layer != "dvs" and layer not in layers]
+    if unknown:
+        raise DeployError(
+            f"cannot monitor layer {unknown[0]}: the network has layers {sorted(layers)}",
+            layer=unknown[0],
+        )
+    return list(monitor)

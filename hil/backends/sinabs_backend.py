@@ -1,0 +1,114 @@
+"""The ``sinabs`` backend: sinabs' time-stepped forward of the discretized network.
+
+Fast and the least faithful device: events are binned into ``dt_us`` steps, every neuron may
+fire several times per step (MultiSpike), and there is no timing. Outputs are the spikes of
+the monitored layers *before pooling*, as a chip's monitor reports them, stamped at the start
+of their bin. It cannot model output decimators, so a deployment that asks for one is refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sinabs
+import torch
+from sinabs.activation import MembraneReset, MembraneSubtract
+
+from hil.backends.base import DeployError, Deployment, Device, DeviceInfo
+from hil.backends.spec import DeviceSpec
+from hil.chip.profile import ChipProfile
+from hil.events import SPIKE_DTYPE
+
+DEFAULT_DT_US = 1000
+
+
+class SinabsDevice(Device):
+    def __init__(self, spec: DeviceSpec, profile: ChipProfile, dt_us: int = DEFAULT_DT_US):
+        self.profile = profile
+        self.dt_us = dt_us
+        self.info = DeviceInfo(
+            kind="sinabs",
+            device_type=spec.device_type,
+            serial="software",
+            samna_version="none",
+            profile=profile.source,
+            name=f"sinabs (time-stepped, dt={dt_us} µs)",
+        )
+
+    def _apply(self, deployment: Deployment, slow_clk_hz: float | None) -> None:
+        config = deployment.mapping.config
+        for core in deployment.mapping.layer2core.values():
+            if config.cnn_layers[core].output_decimator_enable:
+                layer = deployment.mapping.layer_of(core)
+                raise DeployError(
+                    f"{self.info}: layer {layer} has an output decimator, which the sinabs "
+                    "backend cannot model; use --device sim",
+                    layer=layer,
+                )
+        reset_fn = MembraneReset() if deployment.reset_mode == "zero" else MembraneSubtract()
+        for layer in deployment.mapping.cnn_layers().values():
+            layer.spk_layer.reset_fn = reset_fn
+
+    def _reset_states(self, deployment: Deployment) -> None:
+        sinabs.reset_states(deployment.mapping.network)
+
+    def _replay(self, deployment: Deployment, inputs: np.ndarray, timeout_s: float) -> np.ndarray:
+        mapping = deployment.mapping
+        if len(inputs) == 0:
+            return np.zeros(0, dtype=SPIKE_DTYPE)
+        t0 = int(inputs["t"][0])
+        bins = (inputs["t"] - t0) // self.dt_us
+        frames = torch.zeros((int(bins[-1]) + 1, *mapping.input_shape))
+        np.add.at(
+            frames.numpy(),
+            (
+                bins,
+                inputs["feature"].astype(np.int64),
+                inputs["y"].astype(np.int64),
+                inputs["x"].astype(np.int64),
+            ),
+            1.0,
+        )
+        recorded: dict[int, torch.Tensor] = {}
+        hooks = [
+            layer.spk_layer.register_forward_hook(_recorder(recorded, mapping.core_of(index)))
+            for index, layer in mapping.cnn_layers().items()
+            if mapping.core_of(index) in mapping.monitored_cores
+        ]
+        try:
+            self._reset_states(deployment)
+            with torch.no_grad():
+                mapping.network(frames)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return _spike_events(recorded, t0, self.dt_us)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _recorder(recorded: dict[int, torch.Tensor], core: int):
+    def hook(_module, _inputs, output: torch.Tensor) -> None:
+        recorded[core] = output.detach()
+
+    return hook
+
+
+def _spike_events(recorded: dict[int, torch.Tensor], t0: int, dt_us: int) -> np.ndarray:
+    """Spike-count rasters (T, C, H, W) per core as events, one per spike, time-sorted."""
+    parts = []
+    for core, raster in recorded.items():
+        counts = raster.round().to(torch.int64).numpy()
+        step, feature, y, x = np.nonzero(counts)
+        repeat = counts[step, feature, y, x]
+        events = np.empty(int(repeat.sum()), dtype=SPIKE_DTYPE)
+        events["layer"] = core
+        events["x"] = np.repeat(x, repeat)
+        events["y"] = np.repeat(y, repeat)
+        events["feature"] = np.repeat(feature, repeat)
+        events["t"] = t0 + np.repeat(step, repeat) * dt_us
+        parts.append(events)
+    if not parts:
+        return np.zeros(0, dtype=SPIKE_DTYPE)
+    merged = np.concatenate(parts)
+    return merged[np.argsort(merged["t"], kind="stable")]

@@ -1,0 +1,77 @@
+"""What ``--device`` accepts, parsed into a ``DeviceSpec``.
+
+- ``speck2fmodule``, ``speck2fmodule:1``, ``speck2fmodule@SERIAL``, ``speck2fdevkit``,
+  ``speck2edevkit``: a real devkit through the real samna;
+- ``sim`` (the default) or ``sim:speck2fmodule`` (also ``sim:speck2fmodule:1`` /
+  ``@SERIAL``): the emulated devkit, driven through the same samna code path;
+- ``sinabs``: sinabs' time-stepped forward of the discretized network;
+- ``specksim``: samna's own simulator, where real samna is installed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: sinabs device id -> samna ``device_type_name`` and device profile.
+DEVICE_TYPES = {
+    "speck2fmodule": ("Speck2fModuleDevKit", "speck2f"),
+    "speck2fdevkit": ("Speck2fDevKit", "speck2f"),
+    "speck2edevkit": ("Speck2eDevKit", "speck2e"),
+    "speck2e": ("Speck2eTestBoard", "speck2e"),
+}
+DEFAULT_DEVICE_TYPE = "speck2fmodule"
+SOFTWARE_KINDS = ("sinabs", "specksim")
+_SPEC = re.compile(r"^(?P<type>[A-Za-z0-9]+)(?::(?P<index>\d+)|@(?P<serial>[^\s@:]+))?$")
+
+
+class DeviceSpecError(ValueError):
+    """A ``--device`` value that names nothing the harness knows."""
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """``kind`` is "real", "emulated", "sinabs" or "specksim"."""
+
+    kind: str
+    device_type: str = DEFAULT_DEVICE_TYPE
+    index: int | None = None
+    serial: str | None = None
+    text: str = ""
+
+    @property
+    def samna_type_name(self) -> str:
+        return DEVICE_TYPES[self.device_type][0]
+
+    @property
+    def profile_name(self) -> str:
+        return DEVICE_TYPES[self.device_type][1]
+
+    def __str__(self) -> str:
+        return self.text or self.kind
+
+
+def parse_device_spec(text: str) -> DeviceSpec:
+    """Parse a ``--device`` value; an unknown one is an error listing what exists."""
+    spec = text.strip()
+    if spec.lower() in SOFTWARE_KINDS:
+        return DeviceSpec(kind=spec.lower(), text=text)
+    if spec.lower() == "sim":
+        return DeviceSpec(kind="emulated", text=text)
+    kind = "real"
+    if spec.lower().startswith("sim:"):
+        kind, spec = "emulated", spec[4:]
+    match = _SPEC.match(spec)
+    device_type = match["type"].lower() if match else None
+    if device_type not in DEVICE_TYPES:
+        raise DeviceSpecError(f"unknown device {text!r}; {known_specs()}")
+    index = int(match["index"]) if match["index"] is not None else None
+    return DeviceSpec(kind, device_type, index, match["serial"], text)
+
+
+def known_specs() -> str:
+    types = ", ".join(DEVICE_TYPES)
+    return (
+        f"devices are sim, sim:TYPE, TYPE, TYPE:INDEX or TYPE@SERIAL with TYPE one of {types}; "
+        "or sinabs, specksim (`speck-hil devices` lists what is attached)"
+    )
