@@ -110,7 +110,7 @@ def list_devices() -> list[ListedDevice]:
     """Every device this machine can open: real devkits (when real samna is installed), the
     emulated devkits, and the software backends."""
     import hil.emulator.samna as emulated_samna
-    from hil.backends.spec import DEVICE_TYPES
+    from hil.chip.devices import DEVICE_TYPES
 
     names = {samna_name: sinabs_id for sinabs_id, (samna_name, _) in DEVICE_TYPES.items()}
     listed = []
@@ -130,9 +130,7 @@ def list_devices() -> list[ListedDevice]:
     for info in emulated_samna.device.get_all_devices():
         sinabs_id = names.get(info.device_type_name, info.device_type_name)
         listed.append(
-            ListedDevice(
-                f"sim:{sinabs_id}@{info.serial_number}", "emulated", info.device_type_name
-            )
+            ListedDevice(f"sim:{sinabs_id}@{info.serial_number}", "emulated", info.device_type_name)
         )
     listed.append(ListedDevice("sinabs", "sinabs", "sinabs' time-stepped forward (software)"))
     if install.kind == "real":

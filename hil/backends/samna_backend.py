@@ -29,11 +29,14 @@ from hil.backends.base import (
     Run,
 )
 from hil.backends.spec import DeviceSpec
+from hil.chip.devices import SINK_BUFFERS, SOURCE_BUFFERS
 from hil.chip.profile import ChipProfile
 from hil.events import SPIKE_DTYPE
 
 WRITE_CHUNK = 8192
 POLL_MS = 20
+#: Devices this process has open, by (samna module, serial): one owner each.
+_owners: dict[tuple[int, str], SamnaDevice] = {}
 
 
 class SamnaDevice(Device):
@@ -55,6 +58,11 @@ class SamnaDevice(Device):
         self.profile = profile
         self._quiet_ms = quiet_ms
         device_info = _select(samna, spec)
+        owner = _owners.get((id(samna), str(device_info.serial_number)))
+        if owner is not None:
+            raise DeviceUnavailable(
+                str(spec), f"{owner.info} is already open in this process; close it first"
+            )
         self.info = DeviceInfo(
             kind=kind,
             device_type=spec.device_type,
@@ -75,8 +83,8 @@ class SamnaDevice(Device):
         self._closed = False
         self._guard("reset to its default configuration", self._handle.reset_board_soft, True)
         self._model = self._handle.get_model()
-        self._source = getattr(samna, f"BasicSourceNode_{profile.name}_event_input_event")()
-        self._sink = getattr(samna, f"BasicSinkNode_{profile.name}_event_output_event")()
+        self._source = getattr(samna, SOURCE_BUFFERS[profile.name])()
+        self._sink = getattr(samna, SINK_BUFFERS[profile.name])()
         self._graphs = [samna.graph.EventFilterGraph(), samna.graph.EventFilterGraph()]
         self._graphs[0].sequential([self._source, self._model.get_sink_node()])
         self._graphs[1].sequential([self._model.get_source_node(), self._sink])
@@ -84,6 +92,8 @@ class SamnaDevice(Device):
             graph.start()
         self._stop_watch = self._handle.get_stop_watch()
         self._stop_watch.set_enable_value(True)
+        self._owner_key = (id(samna), self.info.serial)
+        _owners[self._owner_key] = self
 
     def _apply(self, deployment: Deployment, slow_clk_hz: float | None) -> None:
         mapping = deployment.mapping
@@ -123,13 +133,22 @@ class SamnaDevice(Device):
             self._wait_for_barrier(collected, released if self._realtime else 0, deadline)
             self._drain(collected, deadline)
         except DeviceError as exc:
+            self._salvage(collected)
             exc.partial = partial.run()
             raise
         except Exception as exc:  # samna raises RuntimeError (and others) when a device goes
+            self._salvage(collected)
             raise DeviceError(
                 str(self.info), f"failed during replay: {exc}", partial.run()
             ) from exc
         return _to_array(collected, self._chip.event.Spike)
+
+    def _salvage(self, collected: list[Any]) -> None:
+        """Keep what reached the host-side buffer before the device failed."""
+        try:
+            collected.extend(self._sink.get_events())
+        except Exception:  # the buffer went with the device: nothing more to keep
+            return
 
     def _wait_for_barrier(self, collected: list[Any], released: float, deadline: float) -> None:
         """Until the barrier's reply is back and (on a real chip, which releases inputs in
@@ -176,9 +195,13 @@ class SamnaDevice(Device):
         if self._closed:
             return
         self._closed = True
+        _owners.pop(self._owner_key, None)
         for graph in self._graphs:
             graph.stop()
-        self._samna.device.close_device(self._handle)
+        try:
+            self._samna.device.close_device(self._handle)
+        except Exception as exc:  # a vanished device cannot be closed; it is released anyway
+            raise DeviceError(str(self.info), f"failed to close: {exc}") from exc
 
 
 class _Partial:

@@ -75,7 +75,6 @@ class SinabsDevice(Device):
             if mapping.core_of(index) in mapping.monitored_cores
         ]
         try:
-            self._reset_states(deployment)
             with torch.no_grad():
                 mapping.network(frames)
         finally:

@@ -13,13 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-#: sinabs device id -> samna ``device_type_name`` and device profile.
-DEVICE_TYPES = {
-    "speck2fmodule": ("Speck2fModuleDevKit", "speck2f"),
-    "speck2fdevkit": ("Speck2fDevKit", "speck2f"),
-    "speck2edevkit": ("Speck2eDevKit", "speck2e"),
-    "speck2e": ("Speck2eTestBoard", "speck2e"),
-}
+from hil.chip.devices import DEVICE_TYPES
+
 DEFAULT_DEVICE_TYPE = "speck2fmodule"
 SOFTWARE_KINDS = ("sinabs", "specksim")
 _SPEC = re.compile(r"^(?P<type>[A-Za-z0-9]+)(?::(?P<index>\d+)|@(?P<serial>[^\s@:]+))?$")

@@ -7,5 +7,33 @@ samna is not installed. ``hil.emulator.install_as_samna`` places it in ``sys.mod
 """
 
 from hil.emulator.samna import device, graph, speck2e, speck2f, specksim
+from hil.emulator.samna.nodes import SinkBuffer, SourceBuffer
 
-__all__ = ["device", "graph", "speck2e", "speck2f", "specksim"]
+
+class BasicSourceNode_speck2f_event_input_event(SourceBuffer):
+    """Host-side buffer of events into a Speck 2f."""
+
+
+class BasicSinkNode_speck2f_event_output_event(SinkBuffer):
+    """Host-side buffer of events out of a Speck 2f."""
+
+
+class BasicSourceNode_speck2e_event_speck2e_input_event(SourceBuffer):
+    """Host-side buffer of events into a Speck 2e."""
+
+
+class BasicSinkNode_speck2e_event_output_event(SinkBuffer):
+    """Host-side buffer of events out of a Speck 2e."""
+
+
+__all__ = [
+    "BasicSinkNode_speck2e_event_output_event",
+    "BasicSinkNode_speck2f_event_output_event",
+    "BasicSourceNode_speck2e_event_speck2e_input_event",
+    "BasicSourceNode_speck2f_event_input_event",
+    "device",
+    "graph",
+    "speck2e",
+    "speck2f",
+    "specksim",
+]

@@ -32,7 +32,9 @@ class Event:
             setattr(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, as_int(value, f"{type(self).__name__}.{name}"))
+        if type(value) is not int:  # the common case skips coercion: events come by the million
+            value = as_int(value, f"{type(self).__name__}.{name}")
+        object.__setattr__(self, name, value)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

@@ -14,16 +14,26 @@ class EventFilterGraph:
         self.running = False
 
     def sequential(self, nodes: list[Any]) -> list[Any]:
-        """Connect ``nodes`` in order; returns them, as samna returns the created members."""
+        """Chain ``nodes`` in order; returns them, as samna returns the created members."""
+        self.stop()
         self.nodes = list(nodes)
         return self.nodes
 
     def start(self) -> bool:
-        self.running = True
+        if not self.running:
+            for source, target in zip(self.nodes, self.nodes[1:], strict=False):
+                source.connect(target)
+            self.running = True
         return True
 
     def stop(self) -> None:
-        self.running = False
+        if self.running:
+            for source, target in zip(self.nodes, self.nodes[1:], strict=False):
+                source.disconnect(target)
+            self.running = False
 
     def is_running(self) -> bool:
         return self.running
+
+    def __del__(self) -> None:
+        self.stop()

@@ -1,0 +1,283 @@
+"""The emulated devkit: a ``Speck`` behind the board-side parts of samna's device API.
+
+A devkit holds the chip model (``get_model``), the FPGA's stop watch and io module, and the
+event plumbing. Events written to the model run through the emulator at once, at their
+timestamps (stop-watch µs); the devkit never sleeps through emulated time. An input whose
+time has already passed is released at once, as on the real board.
+
+Emulator choices a lab can check against a chip:
+  - ``ReadNeuronValue.address`` / ``WriteNeuronValue.address`` follow sinabs'
+    ``calculate_neuron_address``: feature in the low bits, then x, then y. A read is answered
+    after every event written before it, with a ``NeuronValue`` stamped with the chip time.
+  - ``reset_board_soft`` restores the default (empty) configuration; applying a
+    configuration zeroes neuron states (to ``neurons_initial_value``) and empties queues.
+
+Fault injection (``FaultPlan``, seeded) makes the harness's failure handling testable: input
+events dropped with a probability, a device that disconnects after N input events (every
+call then raises ``RuntimeError``, as samna does for a vanished device), or one that stops
+answering after N input events (it takes writes and never produces anything again).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hil.chip.profile import ChipProfile, load_profile
+from hil.emulator.program import DVS_LAYER
+from hil.emulator.samna import events as samna_events
+from hil.emulator.samna.nodes import EventNode
+from hil.emulator.speck import Speck
+from hil.events import SPIKE_DTYPE
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    drop_probability: float = 0.0
+    disconnect_after_events: int | None = None
+    unresponsive_after_events: int | None = None
+    seed: int = 0
+
+
+class StopWatch:
+    """The devkit's µs clock: input timestamps and output timestamps are read on it."""
+
+    def __init__(self, devkit: EmulatedDevkit) -> None:
+        self._devkit = devkit
+        self.enabled = False
+        self.running = False
+
+    def set_enable_value(self, enable: bool) -> None:
+        self._devkit.check_connected()
+        self.enabled = bool(enable)
+
+    def start(self) -> None:
+        self._devkit.check_connected()
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+    def reset(self) -> None:
+        """Time starts again from zero; the chip's neuron states are untouched."""
+        self._devkit.check_connected()
+        self._devkit.model.restart_clock()
+
+
+class IoModule:
+    def __init__(self, devkit: EmulatedDevkit) -> None:
+        self._devkit = devkit
+        self.slow_clk_enabled = False
+        self.slow_clk_hz: float | None = None
+
+    def set_slow_clk(self, enable: bool) -> None:
+        self._devkit.check_connected()
+        self.slow_clk_enabled = bool(enable)
+
+    def set_slow_clk_rate(self, hz: float) -> None:
+        self._devkit.check_connected()
+        self.slow_clk_hz = float(hz)
+        self._devkit.model.set_slow_clk_rate(self.slow_clk_hz)
+
+
+class ChipModel:
+    """``handle.get_model()``: the chip's configuration and its event ports."""
+
+    def __init__(self, devkit: EmulatedDevkit, config_type: type) -> None:
+        self._devkit = devkit
+        self._config_type = config_type
+        self._configuration = config_type()
+        self._speck: Speck | None = None
+        self._offset_us = 0.0
+        self._slow_clk_hz: float | None = None
+        self._input = _ChipInput(self)
+        self._output = EventNode()
+
+    def apply_configuration(self, configuration: Any) -> None:
+        """Validate and load a configuration; raises ValueError naming what the chip refuses."""
+        self._devkit.check_connected()
+        speck = Speck(configuration, self._devkit.profile, seed=self._devkit.faults.seed)
+        if self._slow_clk_hz is not None:
+            speck.set_slow_clk_rate(self._slow_clk_hz)
+        self._speck, self._offset_us = speck, 0.0
+        self._configuration = copy.deepcopy(configuration)
+
+    def get_configuration(self) -> Any:
+        return copy.deepcopy(self._configuration)
+
+    def get_sink_node(self) -> EventNode:
+        """Where events into the chip go (the chip is the sink of the host's events)."""
+        return self._input
+
+    def get_source_node(self) -> EventNode:
+        """Where the chip's output events come from."""
+        return self._output
+
+    def restart_clock(self) -> None:
+        if self._speck is not None:
+            self._offset_us = self._speck.now_us
+
+    def set_slow_clk_rate(self, hz: float) -> None:
+        self._slow_clk_hz = hz
+        if self._speck is not None:
+            self._speck.set_slow_clk_rate(hz)
+
+    def reset_default(self) -> None:
+        self._configuration = self._config_type()
+        self._speck = None
+        self._offset_us = 0.0
+
+    def process(self, events: list[Any]) -> None:
+        """Run host events through the chip in order, forwarding what comes out."""
+        pending: list[tuple[int, int, int, int, float]] = []
+        for event in events:
+            if isinstance(event, samna_events.Spike | samna_events.DvsEvent):
+                pending.append(self._spike_row(event))
+            elif isinstance(event, samna_events.ReadNeuronValue | samna_events.WriteNeuronValue):
+                self._emit(self._run(pending))
+                pending = []
+                reply = self._neuron_access(event)
+                if reply is not None:
+                    self._output.receive([reply])
+            else:
+                raise TypeError(f"the chip does not take {type(event).__name__} events")
+        self._emit(self._run(pending))
+
+    def _spike_row(self, event: Any) -> tuple[int, int, int, int, float]:
+        if isinstance(event, samna_events.DvsEvent):
+            layer, feature = DVS_LAYER, event.p
+        else:
+            layer, feature = event.layer, event.feature
+        return (layer, event.x, event.y, feature, event.timestamp)
+
+    def _run(self, rows: list[tuple]) -> np.ndarray:
+        if not rows:
+            return np.zeros(0, dtype=SPIKE_DTYPE)
+        speck = self._loaded()
+        spikes = np.array(rows, dtype=SPIKE_DTYPE)
+        spikes["t"] = np.maximum(spikes["t"] + round(self._offset_us), int(np.ceil(speck.now_us)))
+        spikes["t"] = np.maximum.accumulate(spikes["t"])
+        spikes = self._devkit.drop(spikes)
+        return speck.run(spikes)
+
+    def _emit(self, outputs: np.ndarray) -> None:
+        if not len(outputs):
+            return
+        offset = round(self._offset_us)
+        spike = samna_events.Spike
+        self._output.receive(
+            [
+                spike(layer, x, y, feature, t - offset)
+                for layer, x, y, feature, t in outputs.tolist()
+            ]
+        )
+
+    def _neuron_access(self, event: Any) -> samna_events.NeuronValue | None:
+        speck = self._loaded()
+        states = speck.neuron_states(event.layer)
+        neuron = neuron_index(event.address, states.shape, event.layer)
+        if isinstance(event, samna_events.WriteNeuronValue):
+            speck.write_neuron_state(event.layer, neuron, event.neuron_state)
+            return None
+        return samna_events.NeuronValue(
+            layer=event.layer,
+            address=event.address,
+            neuron_state=int(states[neuron]),
+            timestamp=round(speck.now_us - self._offset_us),
+        )
+
+    def _loaded(self) -> Speck:
+        if self._speck is None:
+            raise RuntimeError(f"{self._devkit.info.serial_number}: no configuration applied")
+        return self._speck
+
+
+def neuron_index(address: int, shape: tuple[int, int, int], core: int) -> tuple[int, int, int]:
+    """(feature, y, x) of a neuron address, laid out as sinabs' ``calculate_neuron_address``
+    computes it: feature in the low bits, then x, then y."""
+    channels, height, width = shape
+    feature_bits, y_bits = _bits(channels), _bits(height)
+    feature = address & ((1 << feature_bits) - 1)
+    x = (address >> feature_bits) & ((1 << _bits(width)) - 1)
+    y = address >> (feature_bits + y_bits)
+    if feature >= channels or x >= width or y >= height:
+        raise ValueError(f"core {core}: neuron address {address} is outside its {shape} map")
+    return feature, y, x
+
+
+def _bits(size: int) -> int:
+    return (size - 1).bit_length()
+
+
+class _ChipInput(EventNode):
+    def __init__(self, model: ChipModel) -> None:
+        super().__init__()
+        self._model = model
+
+    def receive(self, events: list[Any]) -> None:
+        self._model._devkit.accept(events)
+
+
+class EmulatedDevkit:
+    """One emulated board, as ``samna.device.open_device`` hands it out."""
+
+    def __init__(self, info: Any, profile: str | ChipProfile, config_type: type) -> None:
+        self.info = info
+        self.profile = load_profile(profile) if isinstance(profile, str) else profile
+        self.faults = FaultPlan()
+        self._rng = np.random.default_rng(0)
+        self._events_in = 0
+        self.model = ChipModel(self, config_type)
+        self._stop_watch = StopWatch(self)
+        self._io = IoModule(self)
+
+    def inject_faults(self, plan: FaultPlan) -> None:
+        """Emulator only: make this board misbehave from now on (counts restart at zero)."""
+        self.faults = plan
+        self._rng = np.random.default_rng(plan.seed)
+        self._events_in = 0
+
+    def check_connected(self) -> None:
+        limit = self.faults.disconnect_after_events
+        if limit is not None and self._events_in >= limit:
+            raise RuntimeError(f"device {self.info.serial_number} disconnected")
+
+    def accept(self, events: list[Any]) -> None:
+        """Take events from the host, misbehaving as the fault plan says."""
+        self.check_connected()
+        before = self._events_in
+        self._events_in += len(events)
+        disconnect = self.faults.disconnect_after_events
+        if disconnect is not None and self._events_in > disconnect:
+            self._process(events[: disconnect - before], before)
+            self.check_connected()
+        self._process(events, before)
+
+    def _process(self, events: list[Any], before: int) -> None:
+        unresponsive = self.faults.unresponsive_after_events
+        if unresponsive is not None:
+            events = events[: max(0, unresponsive - before)]
+        self.model.process(events)
+
+    def drop(self, spikes: np.ndarray) -> np.ndarray:
+        if self.faults.drop_probability <= 0:
+            return spikes
+        return spikes[self._rng.random(len(spikes)) >= self.faults.drop_probability]
+
+    def reset_board_soft(self, restore_default: bool = True) -> None:
+        self.check_connected()
+        if restore_default:
+            self.model.reset_default()
+
+    def get_model(self) -> ChipModel:
+        self.check_connected()
+        return self.model
+
+    def get_stop_watch(self) -> StopWatch:
+        return self._stop_watch
+
+    def get_io_module(self) -> IoModule:
+        return self._io
