@@ -125,10 +125,7 @@ def _build(data: dict, source: str) -> ChipProfile:
                 bias_words=tuple(int(v) for v in memory["bias_words"]),
             ),
             limits=ShapeLimits(
-                **{
-                    k: tuple(v) if isinstance(v, list) else int(v)
-                    for k, v in limits.items()
-                }
+                **{k: tuple(v) if isinstance(v, list) else int(v) for k, v in limits.items()}
             ),
             synops_per_s=tuple(float(v) for v in timing["synops_per_s"]),
             synops_per_s_measured=bool(timing["synops_per_s_measured"]),
