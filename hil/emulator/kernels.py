@@ -1,0 +1,332 @@
+"""The compiled event loop: every per-event operation of the emulator lives here.
+
+The loop sees only flat arrays (see ``packing``): a geometry table with one int64 row per core,
+all cores' weights, biases and states concatenated, the DVS layer as one int64 row, and a
+routes table with the two destinations of each core and of the DVS layer (its last row). A
+receptive-range table gives, per core and input row (column), the first and last output row
+(column) whose kernel window covers it, so that no event pays for integer divisions. The column
+indices below are the contract between ``packing`` and this module.
+
+Depth-first routing uses an explicit stack of work items instead of recursion. An item is
+either an input delivered to a core, a spike a core emitted (to be decimated, monitored and
+routed), or a sensor event entering the DVS layer. Items are popped last-in first-out, so a
+spike's whole downstream cascade completes before the next spike is looked at.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+DVS_LAYER = 13
+DVS_SOURCE = 9  # the DVS layer's row in the routes table, after the nine cores
+INT16_MIN = -32768
+INT16_MAX = 32767
+
+# Geometry table columns (one row per core).
+USED = 0
+IN_C = 1
+IN_H = 2
+IN_W = 3
+OUT_C = 4
+OUT_H = 5
+OUT_W = 6
+KERNEL = 7
+STRIDE_Y = 8
+STRIDE_X = 9
+PAD_Y = 10
+PAD_X = 11
+THRESHOLD_HIGH = 12
+THRESHOLD_LOW = 13
+RETURN_TO_ZERO = 14
+MONITOR = 15
+LEAK = 16
+DECIMATE_EVERY = 17  # 0 = decimator off
+WEIGHT_OFFSET = 18
+STATE_OFFSET = 19
+BIAS_OFFSET = 20
+ROWS_OFFSET = 21  # into the receptive-range table: per input y, first and last output row
+COLUMNS_OFFSET = 22  # likewise per input x: first and last output column
+N_CORE_FIELDS = 23
+
+# Routes table: (source, destination 0 or 1, field); source N_CORES is the DVS layer.
+DEST_ENABLE = 0
+DEST_LAYER = 1
+DEST_POOL = 2
+DEST_SHIFT = 3
+N_DEST_FIELDS = 4
+
+# DVS layer row.
+DVS_ON = 0
+DVS_OFF = 1
+DVS_MERGE = 2
+DVS_POOL_Y = 3
+DVS_POOL_X = 4
+DVS_ORIGIN_Y = 5
+DVS_ORIGIN_X = 6
+DVS_CUT_Y = 7
+DVS_CUT_X = 8
+DVS_MIRROR_Y = 9
+DVS_MIRROR_X = 10
+DVS_DIAGONAL = 11
+DVS_MONITOR = 12
+N_DVS_FIELDS = 13
+
+# Work item kinds and item columns.
+DELIVERY = 0
+SPIKE = 1
+SENSOR = 2
+ITEM_KIND = 0
+ITEM_LAYER = 1
+ITEM_FEATURE = 2
+ITEM_Y = 3
+ITEM_X = 4
+N_ITEM_FIELDS = 5
+
+# What ``run_events`` returns as its status.
+DONE = 0
+STACK_FULL = 1
+OUTPUT_FULL = 2
+
+# Output columns.
+OUT_LAYER = 0
+OUT_X = 1
+OUT_Y = 2
+OUT_FEATURE = 3
+
+
+@njit(cache=True)
+def _push(items, times, top, kind, layer, feature, y, x, t):
+    items[top, ITEM_KIND] = kind
+    items[top, ITEM_LAYER] = layer
+    items[top, ITEM_FEATURE] = feature
+    items[top, ITEM_Y] = y
+    items[top, ITEM_X] = x
+    times[top] = t
+    return top + 1
+
+
+@njit(cache=True)
+def _push_destinations(items, times, top, routes, source, geometry, feature, y, x, t):
+    """Push deliveries to ``source``'s two destinations, the second first so that the first
+    is served first. Deliveries outside the target's input map are dropped."""
+    for d in range(1, -1, -1):
+        if routes[source, d, DEST_ENABLE] == 0:
+            continue
+        target = routes[source, d, DEST_LAYER]
+        pool = routes[source, d, DEST_POOL]
+        tx = x // pool
+        ty = y // pool
+        tf = feature + routes[source, d, DEST_SHIFT]
+        if tf >= geometry[target, IN_C] or ty >= geometry[target, IN_H]:
+            continue
+        if tx >= geometry[target, IN_W]:
+            continue
+        top = _push(items, times, top, DELIVERY, target, tf, ty, tx, t)
+    return top
+
+
+@njit(cache=True)
+def _clamped(v, low):
+    """Saturate to int16, then hold at or above ``threshold_low``."""
+    if v > INT16_MAX:
+        v = INT16_MAX
+    elif v < INT16_MIN:
+        v = INT16_MIN
+    if v < low:
+        v = low
+    return v
+
+
+@njit(cache=True)
+def _integrate(
+    layer, feature, y, x, oy_first, oy_last, ox_first, ox_last, done,
+    geometry, weights, states, items, times, top,
+):  # fmt: skip
+    """Add one input's weights to its projective field and push the spikes it causes.
+
+    The field is walked backwards so that the spikes pop in (y, x, feature) order. Adding
+    (saturating, clamped at threshold_low) is a branch-free loop per output position; the
+    threshold pass runs only where some neuron reached the threshold.
+    """
+    k = geometry[layer, KERNEL]
+    n_out_c = geometry[layer, OUT_C]
+    high = geometry[layer, THRESHOLD_HIGH]
+    low = geometry[layer, THRESHOLD_LOW]
+    to_zero = geometry[layer, RETURN_TO_ZERO] != 0
+    w_offset = geometry[layer, WEIGHT_OFFSET] + feature * k * k * n_out_c
+    s_offset = geometry[layer, STATE_OFFSET]
+    out_w = geometry[layer, OUT_W]
+    sy = geometry[layer, STRIDE_Y]
+    sx = geometry[layer, STRIDE_X]
+    ky0 = y + geometry[layer, PAD_Y]
+    kx0 = x + geometry[layer, PAD_X]
+    low32 = np.int32(low)
+    top32 = np.int32(INT16_MAX)
+    for oy in range(oy_last, oy_first - 1, -1):
+        ky = ky0 - oy * sy
+        for ox in range(ox_last, ox_first - 1, -1):
+            kx = kx0 - ox * sx
+            w_base = w_offset + (ky * k + kx) * n_out_c
+            s_base = s_offset + (oy * out_w + ox) * n_out_c
+            # Slices and int32 let LLVM vectorise this loop (several times faster).
+            field_states = states[s_base : s_base + n_out_c]
+            field_weights = weights[w_base : w_base + n_out_c]
+            peak = np.int32(INT16_MIN)
+            for o in range(n_out_c):
+                v = np.int32(field_states[o]) + np.int32(field_weights[o])
+                v = min(max(v, low32), top32)
+                field_states[o] = np.int16(v)
+                peak = max(peak, v)
+            if peak < high:
+                continue
+            for o in range(n_out_c - 1, -1, -1):
+                v = np.int64(field_states[o])
+                if v >= high:
+                    v = 0 if to_zero else v - high
+                    field_states[o] = max(v, low)
+                    top = _push(items, times, top, SPIKE, layer, o, oy, ox, done)
+    return top
+
+
+@njit(cache=True)
+def leak_until(core, t_us, geometry, biases, states, ticks_done, tick_origin_us, tick_period_us):
+    """Apply every slow-clock tick at or before ``t_us`` that ``core`` has not seen yet."""
+    ticks = int(np.floor((t_us - tick_origin_us) / tick_period_us))
+    pending = ticks - ticks_done[core]
+    if pending <= 0:
+        return
+    ticks_done[core] = ticks
+    low = geometry[core, THRESHOLD_LOW]
+    n_channels = geometry[core, OUT_C]
+    n_neurons = geometry[core, OUT_H] * geometry[core, OUT_W] * n_channels
+    state_offset = geometry[core, STATE_OFFSET]
+    bias_offset = geometry[core, BIAS_OFFSET]
+    for i in range(n_neurons):
+        bias = biases[bias_offset + i % n_channels]
+        # One tick, then the rest at once: after one tick v >= low, and from there repeated
+        # saturating, clamped additions of one constant equal a single one.
+        v = _clamped(np.int64(states[state_offset + i]) + bias, low)
+        if pending > 1:
+            v = _clamped(v + (pending - 1) * bias, low)
+        states[state_offset + i] = v
+
+
+@njit(cache=True)
+def _emit(out, out_t, n_out, layer, x, y, feature, t):
+    out[n_out, OUT_LAYER] = layer
+    out[n_out, OUT_X] = x
+    out[n_out, OUT_Y] = y
+    out[n_out, OUT_FEATURE] = feature
+    out_t[n_out] = t
+    return n_out + 1
+
+
+@njit(cache=True)
+def run_events(
+    in_layer, in_x, in_y, in_feature, in_t, next_input,
+    items, times, top, out, out_t, n_out,
+    geometry, ranges, routes, dvs, weights, biases, states,
+    synops_per_us, latency_us, timing, busy_until, ticks_done, decimator_count,
+    tick_origin_us, tick_period_us,
+):  # fmt: skip
+    """Process inputs from ``next_input`` on; return (status, next_input, top, n_out).
+
+    Buffers are never reallocated here: reassigning arrays inside the loop costs reference
+    counting on every iteration, several times the work of an event. Instead, when the work
+    stack (``items``, ``times``) or the output (``out``, ``out_t``) is too small for the next
+    item, the loop returns STACK_FULL or OUTPUT_FULL with that item still on the stack; the
+    caller enlarges the buffer and calls again with the returned positions. ``states``,
+    ``busy_until``, ``ticks_done`` and ``decimator_count`` are updated in place.
+    """
+    n_in = in_layer.shape[0]
+    stack_capacity = items.shape[0]
+    out_capacity = out.shape[0]
+    while True:
+        if top == 0:
+            if next_input == n_in:
+                return DONE, next_input, top, n_out
+            kind = SENSOR if in_layer[next_input] == DVS_LAYER else DELIVERY
+            top = _push(
+                items, times, 0, kind, in_layer[next_input], in_feature[next_input],
+                in_y[next_input], in_x[next_input], float(in_t[next_input]),
+            )  # fmt: skip
+            next_input += 1
+        current = top - 1
+        kind = items[current, ITEM_KIND]
+        layer = items[current, ITEM_LAYER]
+        feature = items[current, ITEM_FEATURE]
+        y = items[current, ITEM_Y]
+        x = items[current, ITEM_X]
+        arrival = times[current]
+
+        if kind == DELIVERY:
+            rows = geometry[layer, ROWS_OFFSET] + 2 * y
+            columns = geometry[layer, COLUMNS_OFFSET] + 2 * x
+            oy_first, oy_last = ranges[rows], ranges[rows + 1]
+            ox_first, ox_last = ranges[columns], ranges[columns + 1]
+            synops = (
+                max(0, oy_last - oy_first + 1)
+                * max(0, ox_last - ox_first + 1)
+                * geometry[layer, OUT_C]
+            )
+            if current + synops > stack_capacity:
+                return STACK_FULL, next_input, top, n_out
+            top = current
+            start = max(arrival, busy_until[layer]) if timing else arrival
+            if geometry[layer, LEAK]:
+                leak_until(
+                    layer, start, geometry, biases, states,
+                    ticks_done, tick_origin_us, tick_period_us,
+                )  # fmt: skip
+            done = arrival
+            if timing:
+                busy_until[layer] = start + synops / synops_per_us[layer]
+                done = busy_until[layer] + latency_us
+            top = _integrate(
+                layer, feature, y, x, oy_first, oy_last, ox_first, ox_last, done,
+                geometry, weights, states, items, times, top,
+            )  # fmt: skip
+            continue
+
+        if current + 2 > stack_capacity:
+            return STACK_FULL, next_input, top, n_out
+        if n_out == out_capacity:
+            return OUTPUT_FULL, next_input, top, n_out
+        top = current
+
+        if kind == SPIKE:
+            every = geometry[layer, DECIMATE_EVERY]
+            if every > 0:
+                decimator_count[layer] += 1
+                if decimator_count[layer] < every:
+                    continue
+                decimator_count[layer] = 0
+            if geometry[layer, MONITOR]:
+                n_out = _emit(out, out_t, n_out, layer, x, y, feature, arrival)
+            top = _push_destinations(
+                items, times, top, routes, layer, geometry, feature, y, x, arrival
+            )
+            continue
+
+        if (feature == 1 and dvs[DVS_ON] == 0) or (feature == 0 and dvs[DVS_OFF] == 0):
+            continue
+        channel = 0 if dvs[DVS_MERGE] else feature
+        if dvs[DVS_MONITOR]:
+            n_out = _emit(out, out_t, n_out, DVS_LAYER, x, y, channel, arrival)
+        y = y // dvs[DVS_POOL_Y]
+        x = x // dvs[DVS_POOL_X]
+        if (
+            y < dvs[DVS_ORIGIN_Y]
+            or y > dvs[DVS_CUT_Y]
+            or x < dvs[DVS_ORIGIN_X]
+            or x > dvs[DVS_CUT_X]
+        ):
+            continue
+        y = dvs[DVS_CUT_Y] - y if dvs[DVS_MIRROR_Y] else y - dvs[DVS_ORIGIN_Y]
+        x = dvs[DVS_CUT_X] - x if dvs[DVS_MIRROR_X] else x - dvs[DVS_ORIGIN_X]
+        if dvs[DVS_DIAGONAL]:
+            x, y = y, x
+        top = _push_destinations(
+            items, times, top, routes, DVS_SOURCE, geometry, channel, y, x, arrival
+        )

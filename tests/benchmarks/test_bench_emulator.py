@@ -1,0 +1,186 @@
+"""The emulator against sinabs' time-stepped forward of the same discretized network.
+
+Run with ``.venv/bin/python -m pytest tests/benchmarks/test_bench_emulator.py --benchmark-enable
+-p no:xdist``. Per network, the sinabs benchmark runs first and is the baseline; the emulator
+benchmark records ``ratio_to_baseline``, ``speedup`` (its inverse) and ``realtime_factor`` (emulated
+seconds per wall-clock second) in ``extra_info``, and asserts the targets: at least 10 times
+faster than sinabs, and faster than real time on the 128x128 network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import sinabs
+import sinabs.layers as sl
+import torch
+from torch import nn
+
+from hil.emulator import Speck
+from hil.emulator.install import install_as_samna
+from hil.events import SPIKE_DTYPE
+
+pytestmark = pytest.mark.slow
+
+DURATION_US = 1_000_000
+BIN_US = 1_000
+
+
+@dataclass
+class Case:
+    """A discretized network, its chip configuration and one second of input."""
+
+    network: torch.nn.Module
+    chip: Speck
+    spikes: np.ndarray
+    frames: torch.Tensor
+
+
+def neurons() -> sl.IAFSqueeze:
+    # min_v_mem must be set: with None, sinabs' discretization zeroes every weight.
+    return sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0)
+
+
+def nir_scnn() -> nn.Sequential:
+    """The SCNN of the NIR paper (Pedersen et al. 2024) for 2x34x34 N-MNIST input."""
+    return nn.Sequential(
+        nn.Conv2d(2, 16, 5, stride=2, padding=1, bias=False),
+        neurons(),
+        nn.Conv2d(16, 16, 3, padding=1, bias=False),
+        neurons(),
+        sl.SumPool2d(2),
+        nn.Conv2d(16, 8, 3, padding=1, bias=False),
+        neurons(),
+        sl.SumPool2d(2),
+        nn.Flatten(),
+        nn.Linear(128, 256, bias=False),
+        neurons(),
+        nn.Linear(256, 10, bias=False),
+        neurons(),
+    )
+
+
+def dvs_gesture_net() -> nn.Sequential:
+    """A small network on the full 128x128 sensor."""
+    return nn.Sequential(
+        nn.Conv2d(2, 8, 2, stride=2, bias=False),
+        neurons(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False),
+        neurons(),
+        nn.Conv2d(16, 16, 3, stride=2, padding=1, bias=False),
+        neurons(),
+        nn.Flatten(),
+        nn.Linear(4096, 11, bias=False),
+        neurons(),
+    )
+
+
+def poisson_events(rate_hz: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    n = rng.poisson(rate_hz * DURATION_US / 1e6)
+    spikes = np.zeros(n, SPIKE_DTYPE)
+    spikes["t"] = np.sort(rng.integers(0, DURATION_US, n))
+    spikes["x"] = rng.integers(0, size, n)
+    spikes["y"] = rng.integers(0, size, n)
+    spikes["feature"] = rng.integers(0, 2, n)
+    return spikes
+
+
+def moving_bar_events(rate_hz: float, rng: np.random.Generator) -> np.ndarray:
+    """A vertical bar, 6 px wide, sweeping the 128x128 sensor 4 times a second: ON events on
+    its leading edge, OFF events on its trailing edge, 5 % uniform noise."""
+    n = int(rate_hz * DURATION_US / 1e6)
+    t = np.sort(rng.integers(0, DURATION_US, n))
+    leading = (t * 4 * 128 // DURATION_US) % 128
+    on = rng.random(n) < 0.5
+    x = np.where(on, leading, leading - 6) + rng.integers(-1, 2, n)
+    noise = rng.random(n) < 0.05
+    x = np.where(noise, rng.integers(0, 128, n), x) % 128
+    spikes = np.zeros(n, SPIKE_DTYPE)
+    spikes["t"] = t
+    spikes["x"] = x
+    spikes["y"] = rng.integers(0, 128, n)
+    spikes["feature"] = np.where(noise, rng.integers(0, 2, n), on)
+    return spikes
+
+
+def binned(spikes: np.ndarray, shape: tuple[int, int, int]) -> torch.Tensor:
+    """Spike counts per 1 ms bin: the (T, C, H, W) frames sinabs steps through."""
+    frames = np.zeros((DURATION_US // BIN_US, *shape), np.float32)
+    index = (
+        spikes["t"] // BIN_US,
+        spikes["feature"].astype(np.int64),
+        spikes["y"].astype(np.int64),
+        spikes["x"].astype(np.int64),
+    )
+    np.add.at(frames, index, 1.0)
+    return torch.from_numpy(frames)
+
+
+def build(snn: nn.Sequential, shape: tuple[int, int, int], spikes: np.ndarray) -> Case:
+    install_as_samna()
+    from sinabs.backend.dynapcnn import DynapcnnNetwork
+
+    torch.manual_seed(0)
+    network = DynapcnnNetwork(snn, input_shape=shape, discretize=True)
+    config = network.make_config(device="speck2fmodule", monitor_layers="all")
+    chip = Speck(config)
+    first = next(
+        core.index for core in chip.program.cores if core.used and core.input_shape == shape
+    )
+    spikes = spikes.copy()
+    spikes["layer"] = first
+    return Case(network=network, chip=chip, spikes=spikes, frames=binned(spikes, shape))
+
+
+@pytest.fixture(scope="module")
+def cases() -> dict[str, Case]:
+    rng = np.random.default_rng(0)
+    return {
+        "nir_scnn": build(nir_scnn(), (2, 34, 34), poisson_events(100_000, 34, rng)),
+        "dvs_128": build(dvs_gesture_net(), (2, 128, 128), moving_bar_events(1_000_000, rng)),
+    }
+
+
+def sinabs_forward(case: Case) -> torch.Tensor:
+    sinabs.reset_states(case.network)
+    with torch.no_grad():
+        return case.network(case.frames)
+
+
+def emulate(case: Case) -> np.ndarray:
+    case.chip.reset()
+    return case.chip.run(case.spikes)
+
+
+NETWORKS = ["nir_scnn", "dvs_128"]
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_sinabs_forward(benchmark, speed_ratio, cases, name):
+    case = cases[name]
+    benchmark.group = name
+    benchmark.extra_info["events"] = len(case.spikes)
+    out = benchmark.pedantic(sinabs_forward, args=(case,), rounds=3, warmup_rounds=1)
+    benchmark.extra_info["output_spikes"] = int(out.sum())
+    speed_ratio.baseline(name, benchmark)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_emulator(benchmark, speed_ratio, cases, name):
+    case = cases[name]
+    benchmark.group = name
+    out = benchmark.pedantic(emulate, args=(case,), rounds=5, warmup_rounds=1)
+    benchmark.extra_info["events"] = len(case.spikes)
+    benchmark.extra_info["monitored_per_core"] = np.bincount(out["layer"]).tolist()
+    assert len(out) > 0
+    ratio = speed_ratio.ratio(name, benchmark)
+    if ratio is None:  # benchmarks disabled, or the sinabs baseline did not run
+        return
+    benchmark.extra_info["speedup"] = round(1 / ratio, 2)
+    emulator_s = benchmark.stats.stats.median
+    benchmark.extra_info["realtime_factor"] = round(DURATION_US / 1e6 / emulator_s, 2)
+    assert 1 / ratio >= 10
+    if name == "dvs_128":
+        assert emulator_s < 1.0
