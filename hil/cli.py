@@ -13,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hil import __version__, recordings, synthetic
-from hil.events import EventError
+from hil import __version__, backends, recordings, synthetic
+from hil.analysis.delay import output_delays
+from hil.events import EVENT_DTYPE, EventError
+from hil.models import ModelError, load_model
 
 EXIT_BAD_INPUT = 2
-
-
-class _BadInput(Exception):
-    """Raised by a command for input the user has to fix; its text is the one line shown."""
+EXIT_DEVICE = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,9 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return args.command(args)
-    except (_BadInput, recordings.RecordingError, EventError, ValueError) as exc:
+    except (recordings.RecordingError, EventError, ModelError, ValueError) as exc:
         print(f"speck-hil: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except backends.DeviceError as exc:
+        print(f"speck-hil: device error: {exc}", file=sys.stderr)
+        return EXIT_DEVICE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +114,44 @@ def _parser() -> argparse.ArgumentParser:
         help="add OUT, with this one-line description, to the manifest.toml beside it",
     )
     synth.set_defaults(command=_synth)
+
+    devices = commands.add_parser(
+        "devices",
+        help="list the devices this machine can open, and which samna it has",
+        description=(
+            "List every device --device can name here: real devkits (only with the real "
+            "samna), the emulated devkits and the software backends. Never imports samna "
+            "to find out which one is installed."
+        ),
+    )
+    devices.set_defaults(command=_devices)
+
+    replay = commands.add_parser(
+        "replay",
+        help="deploy a network, replay a recording, print a summary",
+        description="Deploy MODEL on --device, replay a recording through it and summarise.",
+    )
+    replay.add_argument("--device", default="sim", help="device spec (default: sim)")
+    replay.add_argument(
+        "--model",
+        required=True,
+        help="FILE.pt (a saved torch module), module:function or file.py:function",
+    )
+    replay.add_argument("--recording", required=True, help="a recording file, or a manifest name")
+    replay.add_argument(
+        "--input-shape",
+        type=_shape3,
+        metavar="C,H,W",
+        help="network input (default: the recording's P,H,W)",
+    )
+    replay.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    replay.add_argument("--monitor", choices=("exit", "all"), default="exit")
+    replay.add_argument("--profile", type=Path, help="device profile override (TOML)")
+    replay.add_argument("--timeout", type=float, metavar="S", help="replay timeout, seconds")
+    replay.add_argument(
+        "--out", type=Path, help="save the outputs as an HDF5 recording (x, y, p=feature)"
+    )
+    replay.set_defaults(command=_replay)
     return parser
 
 
@@ -121,6 +161,10 @@ def _size2(text: str) -> tuple[int, int]:
 
 def _size3(text: str) -> tuple[int, int, int]:
     return _size(text, 3)
+
+
+def _shape3(text: str) -> tuple[int, int, int]:
+    return _size(text.replace(",", "x"), 3)
 
 
 def _size(text: str, parts: int) -> tuple:
@@ -229,6 +273,82 @@ def _synth(args: argparse.Namespace) -> int:
         manifest = recordings.add_to_manifest(args.out, args.add_to_manifest)
         print(f"{manifest}: entry {args.out.stem!r} written")
     return 0
+
+
+def _devices(args: argparse.Namespace) -> int:
+    install = backends.detect_samna()
+    if install.kind == "real":
+        print(f"samna {install.version} (real) at {install.location}")
+    else:
+        print(f"samna: {backends.no_real_samna(install)}")
+    listed = backends.list_devices()
+    width = max(len(d.spec) for d in listed) + 2
+    print(f"{'DEVICE':<{width}}{'KIND':<10}DESCRIPTION")
+    for device in listed:
+        print(f"{device.spec:<{width}}{device.kind:<10}{device.description}")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    recording = _recording(args.recording)
+    shape = args.input_shape or tuple(recording.sensor_size[i] for i in (2, 1, 0))
+    net = load_model(args.model)
+    with backends.open_device(args.device, profile=args.profile) as device:
+        deployment = device.deploy(net, shape, reset=args.reset, monitor=args.monitor)
+        run = deployment.replay(recording, timeout_s=args.timeout)
+    for label, value in _run_summary(device, recording, run):
+        print(f"  {label:<18}{value}")
+    if args.out:
+        outputs = run.outputs
+        events = np.empty(len(outputs), dtype=EVENT_DTYPE)
+        events["t"], events["x"], events["y"] = outputs["t"], outputs["x"], outputs["y"]
+        events["p"] = outputs["feature"]
+        size = (int(events["x"].max(initial=0)) + 1, int(events["y"].max(initial=0)) + 1)
+        recordings.save(
+            args.out,
+            events,
+            (*size, int(events["p"].max(initial=0)) + 1),
+            source=f"speck-hil replay of {recording.name} on {device.info}",
+            cores=",".join(str(c) for c in np.unique(outputs["layer"])),
+        )
+        print(f"outputs saved to {args.out}")
+    return 0
+
+
+def _recording(reference: str) -> recordings.Recording:
+    path = Path(reference)
+    if path.suffix or path.exists():
+        return recordings.load(path)
+    return recordings.by_name(reference)
+
+
+def _run_summary(device, recording, run) -> list[tuple[str, str]]:
+    outputs, inputs = run.outputs, run.inputs
+    per_core = ", ".join(
+        f"core {core}: {count:,}"
+        for core, count in zip(*np.unique(outputs["layer"], return_counts=True), strict=True)
+    )
+    rows = [
+        ("device", str(device.info)),
+        ("recording", f"{recording.name} ({recording.duration_us / 1e6:.3g} s)"),
+        ("events in", f"{len(inputs):,}"),
+        ("events out", f"{len(outputs):,}" + (f"  ({per_core})" if per_core else "")),
+        ("replay wall time", f"{run.wall_s:.3f} s"),
+    ]
+    if len(outputs) and len(inputs):
+        drain = int(outputs["t"].max()) - int(inputs["t"][-1])
+        rows.append(("drain after input", f"{max(drain, 0):,} µs"))
+        delays = output_delays(run)
+        if delays is not None and len(delays.delay_us):
+            rows.append(
+                (
+                    "output delay",
+                    f"max {delays.delay_us.max():,.0f} µs, "
+                    f"p99 {np.percentile(delays.delay_us, 99):,.0f} µs "
+                    f"({len(delays.delay_us):,} outputs matched)",
+                )
+            )
+    return rows
 
 
 if __name__ == "__main__":

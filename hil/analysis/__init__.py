@@ -1,0 +1,1 @@
+"""Judging a run: delays and stalls, agreement with simulation, SynOps per core."""
