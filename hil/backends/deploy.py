@@ -8,7 +8,9 @@ monitors, decimators) to the configuration sinabs wrote.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,11 +100,12 @@ def map_network(
     for index, layer in layers.items():
         _check_fits_some_core(index, layer, profile)
     try:
-        config = network.make_config(
-            layer2core_map=layer2core_map,
-            device=device_type,
-            monitor_layers=_sinabs_monitor(monitor, layers),
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # sinabs prints "Network is valid"
+            config = network.make_config(
+                layer2core_map=layer2core_map,
+                device=device_type,
+                monitor_layers=_sinabs_monitor(monitor, layers),
+            )
     except ValueError as exc:
         raise DeployError(f"sinabs found no mapping of the layers onto cores: {exc}") from exc
     layer2core = dict(network.layer2core_map)

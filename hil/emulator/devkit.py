@@ -166,14 +166,9 @@ class ChipModel:
     def _emit(self, outputs: np.ndarray) -> None:
         if not len(outputs):
             return
-        offset = round(self._offset_us)
-        spike = samna_events.Spike
-        self._output.receive(
-            [
-                spike(layer, x, y, feature, t - offset)
-                for layer, x, y, feature, t in outputs.tolist()
-            ]
-        )
+        outputs = outputs.copy()
+        outputs["t"] -= round(self._offset_us)
+        self._output.receive(samna_events.Spike.many(outputs.tolist()))
 
     def _neuron_access(self, event: Any) -> samna_events.NeuronValue | None:
         speck = self._loaded()
