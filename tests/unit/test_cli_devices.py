@@ -1,0 +1,150 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from samna_fakes import INDEX_URL, PLACEHOLDER_TEXT, fake_samna
+
+from hil import recordings
+from hil.cli import main
+from hil.emulator.samna import device as emulated_devices
+
+REPO = Path(__file__).resolve().parents[2]
+
+MODEL_FILE = """
+import torch
+from torch import nn
+import sinabs.layers as sl
+
+
+def scnn():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(2, 8, 3, stride=2, bias=False),
+        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
+        nn.Conv2d(8, 4, 3, bias=False),
+        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
+    )
+    with torch.no_grad():
+        net[0].weight.uniform_(0.0, 0.5)
+        net[2].weight.uniform_(0.0, 0.3)
+    return net
+
+
+def not_a_net():
+    return 42
+"""
+
+
+@pytest.fixture(autouse=True)
+def one_board():
+    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+
+
+@pytest.fixture
+def model(tmp_path) -> str:
+    path = tmp_path / "models.py"
+    path.write_text(MODEL_FILE)
+    return str(path)
+
+
+def speck_hil(*args, pythonpath=None):
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run(
+        [sys.executable, "-m", "hil.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_devices_reports_the_placeholder_without_importing_it(tmp_path):
+    marker = fake_samna(tmp_path, "0.48.6", PLACEHOLDER_TEXT)
+    result = speck_hil("devices", pythonpath=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "placeholder" in result.stdout
+    assert f"pip install --force-reinstall samna==0.48.6 --index-url={INDEX_URL}" in result.stdout
+    assert "sim:speck2fmodule@SIM0000" in result.stdout
+    assert "sinabs" in result.stdout
+    assert not marker.exists()
+
+
+def test_replay_with_the_placeholder_installed_uses_the_emulator(tmp_path, model):
+    marker = fake_samna(tmp_path / "site", "0.48.6", PLACEHOLDER_TEXT)
+    result = speck_hil(
+        "replay", "--model", f"{model}:scnn", "--recording", "poisson_34",
+        pythonpath=tmp_path / "site",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "(emulated)" in result.stdout
+    assert not marker.exists()
+
+
+def test_replay_summary_and_saved_outputs(tmp_path, model, capsys):
+    out = tmp_path / "out.h5"
+    code = main(
+        ["replay", "--model", f"{model}:scnn", "--recording", "poisson_34", "--monitor", "all",
+         "--out", str(out)]
+    )  # fmt: skip
+    stdout = capsys.readouterr().out
+    assert code == 0
+    for label in ("events in", "19,898", "events out", "core 0", "output delay", "drain"):
+        assert label in stdout
+    saved = recordings.load(out)
+    assert len(saved) > 0
+    assert saved.metadata["cores"] == "0,1"
+
+
+def test_replay_on_sinabs(model, capsys):
+    code = main(["replay", "--device", "sinabs", "--model", f"{model}:scnn",
+                 "--recording", str(REPO / "recordings" / "poisson_34.h5")])  # fmt: skip
+    assert code == 0
+    assert "sinabs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("model_ref", "message"),
+    [
+        ("{model}:nope", "has no callable 'nope'"),
+        ("{model}:not_a_net", "gave a int, not a torch module"),
+        ("missing.pt", "missing.pt: no such file"),
+        ("scnn", "expected FILE.pt"),
+        ("no_such_module:f", "cannot import 'no_such_module'"),
+    ],
+)
+def test_replay_bad_model_exits_2(model, capsys, model_ref, message):
+    code = main(["replay", "--model", model_ref.format(model=model), "--recording", "poisson_34"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_replay_on_a_missing_devkit_exits_3_with_one_line(model, capsys):
+    code = main(["replay", "--device", "speck2fmodule", "--model", f"{model}:scnn",
+                 "--recording", "poisson_34"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.startswith("speck-hil: device error: speck2fmodule: no devkit can be opened")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_replay_of_an_undeployable_network_exits_2(tmp_path, capsys):
+    path = tmp_path / "big.py"
+    path.write_text(
+        "from torch import nn\nimport sinabs.layers as sl\n"
+        "def big():\n"
+        "    return nn.Sequential(nn.Conv2d(2, 64, 3, padding=1, bias=False),"
+        " sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0))\n"
+    )
+    code = main(["replay", "--model", f"{path}:big", "--recording", "moving_bar_128",
+                 "--input-shape", "2,64,64"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "layer 0" in err
