@@ -56,18 +56,7 @@ class SinabsDevice(Device):
         if len(inputs) == 0:
             return np.zeros(0, dtype=SPIKE_DTYPE)
         t0 = int(inputs["t"][0])
-        bins = (inputs["t"] - t0) // self.dt_us
-        frames = torch.zeros((int(bins[-1]) + 1, *mapping.input_shape))
-        np.add.at(
-            frames.numpy(),
-            (
-                bins,
-                inputs["feature"].astype(np.int64),
-                inputs["y"].astype(np.int64),
-                inputs["x"].astype(np.int64),
-            ),
-            1.0,
-        )
+        frames = spike_frames(inputs, mapping.input_shape, self.dt_us, t0)
         recorded: dict[int, torch.Tensor] = {}
         hooks = [
             layer.spk_layer.register_forward_hook(_recorder(recorded, mapping.core_of(index)))
@@ -84,6 +73,29 @@ class SinabsDevice(Device):
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def spike_frames(
+    spikes: np.ndarray,
+    shape: tuple[int, int, int],
+    dt_us: int,
+    t0: int = 0,
+    n_bins: int | None = None,
+) -> torch.Tensor:
+    """Chip input events as the (T, C, H, W) spike-count frames sinabs steps through: bin k
+    counts the events with ``t0 + k·dt_us <= t < t0 + (k+1)·dt_us``."""
+    bins = (spikes["t"] - t0) // dt_us
+    if n_bins is None:
+        n_bins = int(bins[-1]) + 1 if len(bins) else 0
+    frames = np.zeros((n_bins, *shape), np.float32)
+    index = (
+        bins,
+        spikes["feature"].astype(np.int64),
+        spikes["y"].astype(np.int64),
+        spikes["x"].astype(np.int64),
+    )
+    np.add.at(frames, index, 1.0)
+    return torch.from_numpy(frames)
 
 
 def _recorder(recorded: dict[int, torch.Tensor], core: int):

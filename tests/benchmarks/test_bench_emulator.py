@@ -18,6 +18,8 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
+from hil import synthetic
+from hil.backends.sinabs_backend import spike_frames
 from hil.emulator import Speck
 from hil.emulator.install import install_as_samna
 from hil.events import SPIKE_DTYPE
@@ -77,45 +79,12 @@ def dvs_gesture_net() -> nn.Sequential:
     )
 
 
-def poisson_events(rate_hz: float, size: int, rng: np.random.Generator) -> np.ndarray:
-    n = rng.poisson(rate_hz * DURATION_US / 1e6)
-    spikes = np.zeros(n, SPIKE_DTYPE)
-    spikes["t"] = np.sort(rng.integers(0, DURATION_US, n))
-    spikes["x"] = rng.integers(0, size, n)
-    spikes["y"] = rng.integers(0, size, n)
-    spikes["feature"] = rng.integers(0, 2, n)
+def chip_events(events: np.ndarray) -> np.ndarray:
+    """Sensor events as input spikes (the target core is set once the network is mapped)."""
+    spikes = np.zeros(len(events), SPIKE_DTYPE)
+    for name, source in (("t", "t"), ("x", "x"), ("y", "y"), ("feature", "p")):
+        spikes[name] = events[source]
     return spikes
-
-
-def moving_bar_events(rate_hz: float, rng: np.random.Generator) -> np.ndarray:
-    """A vertical bar, 6 px wide, sweeping the 128x128 sensor 4 times a second: ON events on
-    its leading edge, OFF events on its trailing edge, 5 % uniform noise."""
-    n = int(rate_hz * DURATION_US / 1e6)
-    t = np.sort(rng.integers(0, DURATION_US, n))
-    leading = (t * 4 * 128 // DURATION_US) % 128
-    on = rng.random(n) < 0.5
-    x = np.where(on, leading, leading - 6) + rng.integers(-1, 2, n)
-    noise = rng.random(n) < 0.05
-    x = np.where(noise, rng.integers(0, 128, n), x) % 128
-    spikes = np.zeros(n, SPIKE_DTYPE)
-    spikes["t"] = t
-    spikes["x"] = x
-    spikes["y"] = rng.integers(0, 128, n)
-    spikes["feature"] = np.where(noise, rng.integers(0, 2, n), on)
-    return spikes
-
-
-def binned(spikes: np.ndarray, shape: tuple[int, int, int]) -> torch.Tensor:
-    """Spike counts per 1 ms bin: the (T, C, H, W) frames sinabs steps through."""
-    frames = np.zeros((DURATION_US // BIN_US, *shape), np.float32)
-    index = (
-        spikes["t"] // BIN_US,
-        spikes["feature"].astype(np.int64),
-        spikes["y"].astype(np.int64),
-        spikes["x"].astype(np.int64),
-    )
-    np.add.at(frames, index, 1.0)
-    return torch.from_numpy(frames)
 
 
 def build(snn: nn.Sequential, shape: tuple[int, int, int], spikes: np.ndarray) -> Case:
@@ -131,15 +100,18 @@ def build(snn: nn.Sequential, shape: tuple[int, int, int], spikes: np.ndarray) -
     )
     spikes = spikes.copy()
     spikes["layer"] = first
-    return Case(network=network, chip=chip, spikes=spikes, frames=binned(spikes, shape))
+    frames = spike_frames(spikes, shape, BIN_US, n_bins=DURATION_US // BIN_US)
+    return Case(network=network, chip=chip, spikes=spikes, frames=frames)
 
 
 @pytest.fixture(scope="module")
 def cases() -> dict[str, Case]:
-    rng = np.random.default_rng(0)
+    seconds = DURATION_US / 1e6
+    scnn_input = synthetic.poisson(100_000, seconds, size=(34, 34), seed=0)
+    bar = synthetic.moving_bar(1_000_000, seconds, size=(128, 128), seed=0, bar_width=6, sweeps=4)
     return {
-        "nir_scnn": build(nir_scnn(), (2, 34, 34), poisson_events(100_000, 34, rng)),
-        "dvs_128": build(dvs_gesture_net(), (2, 128, 128), moving_bar_events(1_000_000, rng)),
+        "nir_scnn": build(nir_scnn(), (2, 34, 34), chip_events(scnn_input)),
+        "dvs_128": build(dvs_gesture_net(), (2, 128, 128), chip_events(bar)),
     }
 
 
