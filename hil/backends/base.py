@@ -79,6 +79,8 @@ class Run:
     wall_start: float
     wall_s: float
     source: str = ""
+    dt_us: int | None = None  # bin width of a time-stepped run; None for a device's own times
+    reset_mode: str = ""
 
     def outputs_of(self, core: int) -> np.ndarray:
         return self.outputs[self.outputs["layer"] == core]
@@ -113,9 +115,7 @@ class Deployment:
         Each replay starts from zeroed neuron states, so replaying a recording twice gives
         comparable runs; ``reset=False`` continues from the states the last replay left.
         """
-        source = events.name if isinstance(events, Recording) else ""
-        sensor_events = events.events if isinstance(events, Recording) else as_events(events)
-        inputs = self.mapping.input_spikes(sensor_events, source=source or "events")
+        source, inputs = self._chip_inputs(events)
         if timeout_s is None:
             span_s = (int(inputs["t"][-1]) - int(inputs["t"][0])) / 1e6 if len(inputs) else 0
             timeout_s = span_s + DEFAULT_TIMEOUT_MARGIN_S
@@ -135,6 +135,8 @@ class Deployment:
             wall_start=started,
             wall_s=time.perf_counter() - clock,
             source=source,
+            dt_us=self.device.dt_us,
+            reset_mode=self.reset_mode,
         )
         self.device._notify(run)
         return run
@@ -143,12 +145,53 @@ class Deployment:
         """Zero every neuron state without re-mapping the network."""
         self.device._reset_states(self)
 
+    def reference(
+        self,
+        events: Recording | np.ndarray | Iterable,
+        dt_us: int = 1000,
+        spike_fn: type | None = None,
+        reset: str | None = None,
+    ) -> Run:
+        """sinabs' time-stepped simulation of this deployment's discretized network on the
+        same events, from zero states: what the chip is judged against.
+
+        The reset matches the deployment's (``subtract`` ↔ MembraneSubtract, ``zero`` ↔
+        MembraneReset) unless ``reset`` names the other; ``spike_fn`` defaults to sinabs'
+        MultiSpike, which sinabs reports matches the chip best. Outputs are stamped at the
+        start of their ``dt_us`` bin (``Run.dt_us``).
+        """
+        from hil.backends.sinabs_backend import simulate
+
+        reset_mode = reset or self.reset_mode
+        if reset_mode not in RESET_MODES:
+            raise ValueError(f"reset must be one of {RESET_MODES}; got {reset_mode!r}")
+        source, inputs = self._chip_inputs(events)
+        started, clock = time.time(), time.perf_counter()
+        options = {} if spike_fn is None else {"spike_fn": spike_fn}
+        outputs = simulate(self.mapping, inputs, reset_mode, dt_us, **options)
+        return Run(
+            inputs=inputs,
+            outputs=outputs,
+            deployment=self,
+            wall_start=started,
+            wall_s=time.perf_counter() - clock,
+            source=source,
+            dt_us=dt_us,
+            reset_mode=reset_mode,
+        )
+
+    def _chip_inputs(self, events: Recording | np.ndarray | Iterable) -> tuple[str, np.ndarray]:
+        source = events.name if isinstance(events, Recording) else ""
+        sensor_events = events.events if isinstance(events, Recording) else as_events(events)
+        return source, self.mapping.input_spikes(sensor_events, source=source or "events")
+
 
 class Device(ABC):
     """An opened device. Use it as a context manager, or call ``close()``."""
 
     info: DeviceInfo
     profile: ChipProfile
+    dt_us: int | None = None  # time step of a time-stepped device; None for one with real time
 
     def deploy(
         self,

@@ -8,12 +8,16 @@ of their bin. It cannot model output decimators, so a deployment that asks for o
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import numpy as np
 import sinabs
 import torch
-from sinabs.activation import MembraneReset, MembraneSubtract
+from sinabs.activation import MembraneReset, MembraneSubtract, MultiSpike
 
 from hil.backends.base import DeployError, Deployment, Device, DeviceInfo
+from hil.backends.deploy import Mapping, cnn_layers
 from hil.backends.spec import DeviceSpec
 from hil.chip.profile import ChipProfile
 from hil.events import SPIKE_DTYPE
@@ -53,26 +57,51 @@ class SinabsDevice(Device):
 
     def _replay(self, deployment: Deployment, inputs: np.ndarray, timeout_s: float) -> np.ndarray:
         mapping = deployment.mapping
-        if len(inputs) == 0:
-            return np.zeros(0, dtype=SPIKE_DTYPE)
-        t0 = int(inputs["t"][0])
-        frames = spike_frames(inputs, mapping.input_shape, self.dt_us, t0)
-        recorded: dict[int, torch.Tensor] = {}
-        hooks = [
-            layer.spk_layer.register_forward_hook(_recorder(recorded, mapping.core_of(index)))
-            for index, layer in mapping.cnn_layers().items()
-            if mapping.core_of(index) in mapping.monitored_cores
-        ]
-        try:
-            with torch.no_grad():
-                mapping.network(frames)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return _spike_events(recorded, t0, self.dt_us)
+        return forward(mapping.network, mapping, inputs, self.dt_us)
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def simulate(
+    mapping: Mapping,
+    inputs: np.ndarray,
+    reset_mode: str,
+    dt_us: int = DEFAULT_DT_US,
+    spike_fn: type = MultiSpike,
+) -> np.ndarray:
+    """sinabs' time-stepped forward of a mapped network from zero states, on a copy whose
+    neurons use ``reset_mode`` ("subtract" or "zero") and ``spike_fn``: the reference a chip
+    is judged against. Outputs as ``forward`` gives them."""
+    network = copy.deepcopy(mapping.network)
+    reset_fn = MembraneReset() if reset_mode == "zero" else MembraneSubtract()
+    for layer in cnn_layers(network).values():
+        layer.spk_layer.reset_fn = reset_fn
+        layer.spk_layer.spike_fn = spike_fn
+    sinabs.reset_states(network)
+    return forward(network, mapping, inputs, dt_us)
+
+
+def forward(network: Any, mapping: Mapping, inputs: np.ndarray, dt_us: int) -> np.ndarray:
+    """Run chip input events through ``network`` (mapped as ``mapping``) in ``dt_us`` bins;
+    returns the monitored layers' spikes before pooling, one event per spike, at bin start."""
+    if len(inputs) == 0:
+        return np.zeros(0, dtype=SPIKE_DTYPE)
+    t0 = int(inputs["t"][0])
+    frames = spike_frames(inputs, mapping.input_shape, dt_us, t0)
+    recorded: dict[int, torch.Tensor] = {}
+    hooks = [
+        layer.spk_layer.register_forward_hook(_recorder(recorded, mapping.core_of(index)))
+        for index, layer in cnn_layers(network).items()
+        if mapping.core_of(index) in mapping.monitored_cores
+    ]
+    try:
+        with torch.no_grad():
+            network(frames)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return _spike_events(recorded, t0, dt_us)
 
 
 def spike_frames(
