@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hil.analysis.spikes import neuron_keys
 from hil.backends.base import Run
 from hil.emulator.speck import Speck
 
@@ -37,16 +38,16 @@ def zero_latency_outputs(run: Run) -> np.ndarray:
 
 
 def output_delays(run: Run) -> OutputDelays | None:
-    """Delays of the run's outputs; None for a device without time (the sinabs backend)."""
-    if run.deployment.device.info.kind == "sinabs":
+    """Delays of the run's outputs; None for a time-stepped run, which has no delays."""
+    if run.dt_us is not None:
         return None
     return match_outputs(run.outputs, zero_latency_outputs(run))
 
 
 def match_outputs(device: np.ndarray, reference: np.ndarray) -> OutputDelays:
     """Pair each neuron's k-th spike in ``device`` with its k-th spike in ``reference``."""
-    device_keys = _neuron_keys(device)
-    reference_keys = _neuron_keys(reference)
+    device_keys = neuron_keys(device)
+    reference_keys = neuron_keys(reference)
     _, ids = np.unique(np.concatenate([device_keys, reference_keys]), return_inverse=True)
     device_ids, reference_ids = ids[: len(device)], ids[len(device) :]
     span = max(len(device), len(reference)) + 1
@@ -66,13 +67,6 @@ def match_outputs(device: np.ndarray, reference: np.ndarray) -> OutputDelays:
         unmatched_device=len(device) - len(matched_device),
         unmatched_reference=len(reference) - len(matched_reference),
     )
-
-
-def _neuron_keys(spikes: np.ndarray) -> np.ndarray:
-    key = spikes["layer"].astype(np.int64)
-    for name in ("feature", "y", "x"):
-        key = (key << 16) | spikes[name].astype(np.int64)
-    return key
 
 
 def _ranked(ids: np.ndarray, t: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:

@@ -63,6 +63,7 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
             kind="emulated",
             samna_version="emulated",
             quiet_ms=0,
+            prepare=lambda board: board.use_profile(chip_profile),
         )
     install = detect_samna()
     if install.kind != "real":

@@ -14,6 +14,7 @@ is at most the outputs still in flight, collected until the sink stays empty for
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -51,7 +52,10 @@ class SamnaDevice(Device):
         kind: str,
         samna_version: str,
         quiet_ms: int,
+        prepare: Callable[[Any], None] | None = None,
     ):
+        """``prepare`` is called with the opened board before anything else: the emulated
+        devkit takes the device profile from it, so a lab's override is what it emulates."""
         self._samna = samna
         self._realtime = kind == "real"
         self._spec = spec
@@ -78,6 +82,8 @@ class SamnaDevice(Device):
             raise DeviceUnavailable(
                 str(self.info), f"cannot be opened ({exc}); is another process using it?"
             ) from exc
+        if prepare is not None:
+            prepare(self._handle)
         self._chip = getattr(samna, profile.name)
         self._applied_hash: str | None = None
         self._closed = False

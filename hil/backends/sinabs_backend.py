@@ -48,16 +48,13 @@ class SinabsDevice(Device):
                     "backend cannot model; use --device sim",
                     layer=layer,
                 )
-        reset_fn = MembraneReset() if deployment.reset_mode == "zero" else MembraneSubtract()
-        for layer in deployment.mapping.cnn_layers().values():
-            layer.spk_layer.reset_fn = reset_fn
+        deployment.handle = configured_copy(deployment.mapping, deployment.reset_mode)
 
     def _reset_states(self, deployment: Deployment) -> None:
-        sinabs.reset_states(deployment.mapping.network)
+        sinabs.reset_states(deployment.handle)
 
     def _replay(self, deployment: Deployment, inputs: np.ndarray, timeout_s: float) -> np.ndarray:
-        mapping = deployment.mapping
-        return forward(mapping.network, mapping, inputs, self.dt_us)
+        return forward(deployment.handle, deployment.mapping, inputs, self.dt_us)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -73,13 +70,21 @@ def simulate(
     """sinabs' time-stepped forward of a mapped network from zero states, on a copy whose
     neurons use ``reset_mode`` ("subtract" or "zero") and ``spike_fn``: the reference a chip
     is judged against. Outputs as ``forward`` gives them."""
+    return forward(configured_copy(mapping, reset_mode, spike_fn), mapping, inputs, dt_us)
+
+
+def configured_copy(mapping: Mapping, reset_mode: str, spike_fn: type | None = None) -> Any:
+    """A copy of the mapped network whose neurons reset as ``reset_mode`` says (and fire with
+    ``spike_fn``, unless None), from zero states; the mapping's own network keeps the neurons
+    it was made with."""
     network = copy.deepcopy(mapping.network)
     reset_fn = MembraneReset() if reset_mode == "zero" else MembraneSubtract()
     for layer in cnn_layers(network).values():
         layer.spk_layer.reset_fn = reset_fn
-        layer.spk_layer.spike_fn = spike_fn
+        if spike_fn is not None:
+            layer.spk_layer.spike_fn = spike_fn
     sinabs.reset_states(network)
-    return forward(network, mapping, inputs, dt_us)
+    return network
 
 
 def forward(network: Any, mapping: Mapping, inputs: np.ndarray, dt_us: int) -> np.ndarray:

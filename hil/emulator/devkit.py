@@ -229,6 +229,11 @@ class EmulatedDevkit:
         self._stop_watch = StopWatch(self)
         self._io = IoModule(self)
 
+    def use_profile(self, profile: ChipProfile) -> None:
+        """Emulator only: emulate a chip with this profile (a lab's measured SynOps/s, say);
+        takes effect with the next configuration applied."""
+        self.profile = profile
+
     def inject_faults(self, plan: FaultPlan) -> None:
         """Emulator only: make this board misbehave from now on (counts restart at zero)."""
         self.faults = plan

@@ -1,0 +1,210 @@
+"""Chip against simulation: how far a device run is from sinabs' reference, per layer.
+
+The chip checks the threshold after every event and fires at most once per event; sinabs steps
+in bins and (with MultiSpike) may fire several times per bin. They are not expected to agree
+spike for spike, so agreement is measured on what a lab cares about, each with a limit:
+
+- ``cosine``: cosine similarity of the per-neuron spike-count maps (1 = same pattern);
+- ``count_distance``: ‖c_device − c_reference‖ / ‖c_reference‖ of those maps (0 = same
+  counts): unlike the cosine it sees a layer that fires everywhere a little more or less;
+- ``count_error``: |N_device − N_reference| / N_reference, total spikes of the layer;
+- ``rate_distance``: ‖r_device − r_reference‖ / ‖r_reference‖ of the layer's spike-rate series
+  in ``bin_us`` bins (0 = same time course), a spike-train distance over time;
+- ``class_agreement`` (exit layers only): the fraction of ``class_window_us`` windows in which
+  the most active output channel (the predicted class) is the same.
+
+``reset_mode_verdict`` replays one recording against references under both reset modes and
+says which one the chip behaves like, so a chip configured with the wrong reset is caught.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hil.analysis.spikes import event_counts, neuron_keys
+from hil.backends.base import RESET_MODES, Deployment, Run
+from hil.recordings import Recording
+
+DEFAULT_BIN_US = 10_000
+
+
+@dataclass(frozen=True)
+class LayerAgreement:
+    layer: int  # sinabs layer index
+    core: int
+    device_spikes: int
+    reference_spikes: int
+    cosine: float
+    count_distance: float
+    count_error: float
+    rate_distance: float
+    class_agreement: float | None  # None for layers that are not exits
+
+
+@dataclass(frozen=True)
+class ResetModeVerdict:
+    """Which reference the chip's output resembles: ``distance`` per reset mode is the mean
+    count distance over layers. ``expected`` is how the network was made (its sinabs neurons'
+    reset), or what the caller said; None when unknown."""
+
+    deployed: str
+    expected: str | None
+    distance: dict[str, float]
+
+    @property
+    def behaves_like(self) -> str:
+        return min(self.distance, key=self.distance.get)
+
+    @property
+    def margin(self) -> float:
+        """How much closer the chip is to the mode it behaves like than to the other."""
+        values = sorted(self.distance.values())
+        return values[-1] - values[0]
+
+
+def agreement(
+    run: Run,
+    reference: Run,
+    bin_us: int = DEFAULT_BIN_US,
+    class_window_us: int | None = None,
+) -> list[LayerAgreement]:
+    """Per monitored layer, how ``run`` agrees with ``reference`` (the same inputs)."""
+    mapping = run.deployment.mapping
+    exits = exit_cores(run.deployment)
+    start = int(run.inputs["t"][0]) if len(run.inputs) else 0
+    end = max(_last(run), _last(reference)) + 1
+    results = []
+    for core in mapping.monitored_cores:
+        device = run.outputs[run.outputs["layer"] == core]
+        ref = reference.outputs[reference.outputs["layer"] == core]
+        n_bins = max(1, -(-(end - start) // bin_us))
+        counts = count_maps(device, ref)
+        results.append(
+            LayerAgreement(
+                layer=mapping.layer_of(core),
+                core=core,
+                device_spikes=len(device),
+                reference_spikes=len(ref),
+                cosine=_cosine(*counts),
+                count_distance=_relative_distance(*counts),
+                count_error=abs(len(device) - len(ref)) / max(len(ref), 1),
+                rate_distance=_relative_distance(
+                    event_counts(device["t"], bin_us, start, n_bins),
+                    event_counts(ref["t"], bin_us, start, n_bins),
+                ),
+                class_agreement=(
+                    _class_agreement(device, ref, start, end, class_window_us or end - start)
+                    if core in exits
+                    else None
+                ),
+            )
+        )
+    return results
+
+
+def exit_cores(deployment: Deployment) -> set[int]:
+    """Cores whose output leaves the network: no enabled destination."""
+    config = deployment.mapping.config
+    return {
+        core
+        for core in deployment.mapping.layer2core.values()
+        if not any(d.enable for d in config.cnn_layers[core].destinations)
+    }
+
+
+def reset_mode_verdict(
+    deployment: Deployment,
+    recording: Recording | np.ndarray,
+    expected: str | None = None,
+    dt_us: int = 1000,
+) -> tuple[ResetModeVerdict, Run, dict[str, Run]]:
+    """Replay ``recording`` and compare the chip with references under both reset modes.
+
+    Returns the verdict, the device run and the two references (so nothing is recomputed).
+    """
+    run = deployment.replay(recording)
+    references = {
+        mode: deployment.reference(recording, dt_us=dt_us, reset=mode) for mode in RESET_MODES
+    }
+    distance = {
+        mode: float(np.mean([layer.count_distance for layer in agreement(run, ref)]))
+        for mode, ref in references.items()
+    }
+    verdict = ResetModeVerdict(
+        deployed=deployment.reset_mode,
+        expected=expected or network_reset_mode(deployment),
+        distance=distance,
+    )
+    return verdict, run, references
+
+
+def network_reset_mode(deployment: Deployment) -> str | None:
+    """How the network's neurons were made to reset, when its sinabs layers say so."""
+    from sinabs.activation import MembraneReset, MembraneSubtract
+
+    modes = set()
+    for layer in deployment.mapping.cnn_layers().values():
+        reset_fn = getattr(layer.spk_layer, "reset_fn", None)
+        if isinstance(reset_fn, MembraneReset):
+            modes.add("zero")
+        elif isinstance(reset_fn, MembraneSubtract):
+            modes.add("subtract")
+    return modes.pop() if len(modes) == 1 else None
+
+
+def count_maps(device: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spike counts per neuron, over the neurons that fired in either run, aligned."""
+    keys, index = np.unique(
+        np.concatenate([neuron_keys(device), neuron_keys(reference)]), return_inverse=True
+    )
+    return (
+        np.bincount(index[: len(device)], minlength=len(keys)).astype(np.float64),
+        np.bincount(index[len(device) :], minlength=len(keys)).astype(np.float64),
+    )
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    if not a.any() and not b.any():
+        return 1.0
+    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / norm) if norm else 0.0
+
+
+def _relative_distance(device: np.ndarray, reference: np.ndarray) -> float:
+    scale = np.linalg.norm(reference)
+    difference = np.linalg.norm(device.astype(np.float64) - reference)
+    if scale == 0:
+        return 0.0 if difference == 0 else float("inf")
+    return float(difference / scale)
+
+
+def _class_agreement(
+    device: np.ndarray, reference: np.ndarray, start: int, end: int, window_us: int
+) -> float:
+    n_windows = max(1, -(-(end - start) // window_us))
+    n_classes = int(max(device["feature"].max(initial=0), reference["feature"].max(initial=0))) + 1
+    votes = [
+        _votes(spikes, start, window_us, n_windows, n_classes) for spikes in (device, reference)
+    ]
+    active = (votes[0].sum(axis=1) > 0) | (votes[1].sum(axis=1) > 0)
+    if not active.any():
+        return 1.0
+    same = votes[0].argmax(axis=1) == votes[1].argmax(axis=1)
+    return float(same[active].mean())
+
+
+def _votes(
+    spikes: np.ndarray, start: int, window_us: int, n_windows: int, n_classes: int
+) -> np.ndarray:
+    window = np.minimum((spikes["t"] - start) // window_us, n_windows - 1)
+    flat = window.astype(np.int64) * n_classes + spikes["feature"].astype(np.int64)
+    return np.bincount(flat, minlength=n_windows * n_classes).reshape(n_windows, n_classes)
+
+
+def _last(run: Run) -> int:
+    times = [int(run.inputs["t"][-1])] if len(run.inputs) else [0]
+    if len(run.outputs):
+        times.append(int(run.outputs["t"].max()))
+    return max(times)
