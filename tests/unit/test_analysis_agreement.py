@@ -1,0 +1,114 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import sinabs.layers as sl
+import torch
+from sinabs.activation import MembraneReset, MembraneSubtract
+from torch import nn
+
+from hil import recordings
+from hil.analysis.agreement import agreement, network_reset_mode, reset_mode_verdict
+from hil.backends import open_device
+from hil.emulator.samna import device as emulated_devices
+
+
+def made_with(reset_fn) -> nn.Sequential:
+    """Weights near the threshold, so the reset mode changes how often neurons fire."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(2, 8, 3, stride=2, bias=False),
+        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0, reset_fn=reset_fn),
+        nn.Conv2d(8, 4, 3, bias=False),
+        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0, reset_fn=reset_fn),
+    )
+    with torch.no_grad():
+        net[0].weight.uniform_(0.0, 0.6)
+        net[2].weight.uniform_(0.0, 0.4)
+    return net
+
+
+@pytest.fixture
+def sim():
+    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    with open_device("sim") as device:
+        yield device
+
+
+@pytest.fixture(scope="module")
+def recording():
+    full = recordings.by_name("poisson_34")
+    return recordings.Recording.from_events(full.window(0, 300_000), full.sensor_size)
+
+
+def test_chip_agrees_with_its_reference(sim, recording):
+    deployment = sim.deploy(made_with(MembraneSubtract()), (2, 34, 34), monitor="all")
+    run = deployment.replay(recording)
+    reference = deployment.reference(recording)
+    assert reference.dt_us == 1000
+    assert reference.reset_mode == "subtract"
+    layers = agreement(run, reference)
+    assert [layer.core for layer in layers] == list(deployment.mapping.monitored_cores)
+    for layer in layers:
+        assert layer.cosine > 0.99
+        assert layer.count_distance < 0.05
+        assert layer.count_error < 0.05
+        assert layer.rate_distance < 0.1
+    assert layers[0].class_agreement is None
+    assert layers[-1].class_agreement == 1.0
+
+
+def test_disagreement_is_measured(sim, recording):
+    deployment = sim.deploy(made_with(MembraneSubtract()), (2, 34, 34), monitor="all")
+    run = deployment.replay(recording)
+    wrong = deployment.reference(recording, reset="zero")
+    exit_layer = agreement(run, wrong)[-1]
+    assert exit_layer.count_error > 0.2
+    assert exit_layer.count_distance > 0.2
+    shuffled = run.outputs.copy()
+    shuffled["x"] = np.random.default_rng(0).permutation(shuffled["x"])
+    shuffled["feature"] = np.random.default_rng(1).permutation(shuffled["feature"])
+    reference = deployment.reference(recording)
+    scrambled = agreement(dataclasses.replace(run, outputs=shuffled), reference)[-1]
+    faithful = agreement(run, reference)[-1]
+    assert scrambled.count_distance > 0.1
+    assert scrambled.cosine < faithful.cosine
+
+
+@pytest.mark.parametrize(
+    ("made", "deployed", "expected_behaviour"),
+    [
+        (MembraneSubtract(), "subtract", "subtract"),
+        (MembraneReset(), "zero", "zero"),
+        (MembraneReset(), "subtract", "subtract"),
+    ],
+)
+def test_reset_mode_verdict(sim, recording, made, deployed, expected_behaviour):
+    deployment = sim.deploy(made_with(made), (2, 34, 34), monitor="all", reset=deployed)
+    verdict, run, references = reset_mode_verdict(deployment, recording)
+    assert verdict.deployed == deployed
+    assert verdict.expected == ("zero" if isinstance(made, MembraneReset) else "subtract")
+    assert verdict.behaves_like == expected_behaviour
+    assert verdict.margin > 0.05
+    assert set(references) == {"subtract", "zero"}
+    assert len(run.outputs) > 0
+
+
+def test_network_reset_mode_unknown_when_mixed(sim):
+    net = made_with(MembraneSubtract())
+    net[3].reset_fn = MembraneReset()
+    assert network_reset_mode(sim.deploy(net, (2, 34, 34))) is None
+
+
+def test_class_agreement_over_windows(sim, recording):
+    deployment = sim.deploy(made_with(MembraneSubtract()), (2, 34, 34), monitor="all")
+    run = deployment.replay(recording)
+    reference = deployment.reference(recording)
+    exit_core = deployment.mapping.monitored_cores[-1]
+    relabelled = run.outputs.copy()
+    late = (relabelled["layer"] == exit_core) & (relabelled["t"] >= 150_000)
+    relabelled["feature"][late] = (relabelled["feature"][late] + 1) % 4
+    layer = agreement(
+        dataclasses.replace(run, outputs=relabelled), reference, class_window_us=50_000
+    )[-1]
+    assert layer.class_agreement == pytest.approx(0.5, abs=0.17)
