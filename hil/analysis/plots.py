@@ -15,13 +15,14 @@ from matplotlib.figure import Figure
 
 from hil.analysis.agreement import LayerAgreement
 from hil.analysis.stall import StallReport
+from hil.analysis.synops import SynopsReport
 
 
 def plot_run(
     path: str | os.PathLike,
     title: str,
     stall: StallReport | None = None,
-    synops=None,
+    synops: SynopsReport | None = None,
     agreement: list[LayerAgreement] | None = None,
 ) -> Path:
     """Write a PNG with one panel per report given; returns its path."""
@@ -62,14 +63,18 @@ def _delay_panel(ax, stall: StallReport) -> None:
     ax.legend(loc="upper right", fontsize="small")
 
 
-def _synops_panel(ax, synops) -> None:
-    for core in synops.cores:
-        line = ax.plot(core.t_us / 1e6, core.synops_per_s, lw=1, label=f"core {core.core}")
-        ax.axhline(core.budget, color=line[0].get_color(), lw=1, ls="--")
-    ax.set_title("SynOps/s per core (dashed: budget)")
-    ax.set_xlabel("chip time (s)")
+def _synops_panel(ax, synops: SynopsReport) -> None:
+    for core in synops.cores.values():
+        line = ax.plot(
+            core.window_start_us / 1e6, core.synops_per_s, lw=1, label=f"core {core.core}"
+        )
+        ax.axhline(core.budget_synops_per_s, color=line[0].get_color(), lw=1, ls="--")
+    ax.set_title(f"SynOps/s per core over {synops.window_us / 1e3:g} ms windows (dashed: budget)")
+    ax.set_xlabel("window start (s)")
     ax.set_ylabel("SynOps/s")
-    ax.set_yscale("symlog")
+    ax.set_yscale("log")
+    top = max(max(c.peak_synops_per_s, c.budget_synops_per_s) for c in synops.cores.values())
+    ax.set_ylim(top=2 * top)
     ax.legend(loc="upper right", fontsize="small")
 
 
