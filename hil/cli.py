@@ -15,6 +15,9 @@ import numpy as np
 
 from hil import __version__, backends, recordings, synthetic
 from hil.analysis.delay import output_delays
+from hil.analysis.lints import check_network, format_core_table
+from hil.chip.devices import DEVICE_TYPES
+from hil.chip.profile import load_profile
 from hil.events import EVENT_DTYPE, EventError
 from hil.models import ModelError, load_model
 
@@ -152,6 +155,26 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="save the outputs as an HDF5 recording (x, y, p=feature)"
     )
     replay.set_defaults(command=_replay)
+
+    check = commands.add_parser(
+        "check",
+        help="will this network fit and behave on the chip? (no device needed)",
+        description=(
+            "Map MODEL onto the chip with sinabs' mapper and print, per core, the kernel, "
+            "neuron and bias memory it uses against what the core has, the largest weight "
+            "against the threshold, and every finding: memory or shape limits broken, "
+            "threshold_low = 0, weights above threshold, a reset mode that contradicts how "
+            "the network was made. Exit status 1 when there is an error finding."
+        ),
+    )
+    check.add_argument(
+        "--model", required=True, help="FILE.pt, module:function or file.py:function"
+    )
+    check.add_argument("--input-shape", type=_shape3, required=True, metavar="C,H,W")
+    check.add_argument("--device-type", default="speck2fmodule", help="default: speck2fmodule")
+    check.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    check.add_argument("--profile", type=Path, help="device profile override (TOML)")
+    check.set_defaults(command=_check)
     return parser
 
 
@@ -313,6 +336,22 @@ def _replay(args: argparse.Namespace) -> int:
         )
         print(f"outputs saved to {args.out}")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    device_type = args.device_type.lower()
+    if device_type not in DEVICE_TYPES:
+        raise ValueError(
+            f"unknown device type {args.device_type!r}; known: {', '.join(DEVICE_TYPES)}"
+        )
+    profile = load_profile(DEVICE_TYPES[device_type][1], override=args.profile)
+    report = check_network(
+        load_model(args.model), args.input_shape, device_type, profile=profile, reset=args.reset
+    )
+    print(format_core_table(report))
+    errors, warnings = len(report.errors), len(report.warnings)
+    print(f"{errors} error(s), {warnings} warning(s)")
+    return 1 if errors else 0
 
 
 def _recording(reference: str) -> recordings.Recording:

@@ -20,7 +20,7 @@ import torch
 from sinabs.activation import MembraneReset, MembraneSubtract
 
 from hil.backends.base import DeployError
-from hil.backends.deploy import Mapping, map_network
+from hil.backends.deploy import Mapping, core_shape, map_network
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.memory import CoreShape, MemoryUse, check_core
 from hil.chip.profile import ChipProfile, MemoryTable, load_profile
@@ -169,19 +169,6 @@ def format_core_table(report: LintReport) -> str:
     ]
     lines += [str(finding) for finding in report.findings]
     return "\n".join(lines)
-
-
-def core_shape(dynapcnn_layer: Any) -> CoreShape:
-    """The geometry a sinabs DynapcnnLayer occupies on its core."""
-    conv = dynapcnn_layer.conv_layer
-    return CoreShape(
-        input_shape=tuple(int(v) for v in dynapcnn_layer.in_shape),
-        output_shape=tuple(int(v) for v in dynapcnn_layer.get_neuron_shape()),
-        kernel_size=int(conv.kernel_size[0]),
-        stride=tuple(int(v) for v in conv.stride),
-        padding=tuple(int(v) for v in conv.padding),
-        bias=conv.bias is not None,
-    )
 
 
 def _memory_findings(

@@ -166,16 +166,22 @@ def _check_finite(net: torch.nn.Module) -> None:
             )
 
 
-def _check_fits_some_core(index: int, layer: Any, profile: ChipProfile) -> None:
-    conv = layer.conv_layer
-    shape = CoreShape(
-        input_shape=tuple(int(v) for v in layer.in_shape),
-        output_shape=tuple(int(v) for v in layer.get_neuron_shape()),
+def core_shape(dynapcnn_layer: Any) -> CoreShape:
+    """The geometry a sinabs DynapcnnLayer occupies on its core."""
+    conv = dynapcnn_layer.conv_layer
+    return CoreShape(
+        input_shape=tuple(int(v) for v in dynapcnn_layer.in_shape),
+        output_shape=tuple(int(v) for v in dynapcnn_layer.get_neuron_shape()),
         kernel_size=int(conv.kernel_size[0]),
         stride=tuple(int(v) for v in conv.stride),
         padding=tuple(int(v) for v in conv.padding),
         bias=conv.bias is not None,
     )
+
+
+def _check_fits_some_core(index: int, layer: Any, profile: ChipProfile) -> None:
+    conv = layer.conv_layer
+    shape = core_shape(layer)
     reasons = {core: check_core(core, shape, profile) for core in range(profile.n_cores)}
     if all(reasons.values()):
         closest = min(reasons, key=lambda core: len(reasons[core]))

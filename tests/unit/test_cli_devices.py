@@ -148,3 +148,33 @@ def test_replay_of_an_undeployable_network_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "layer 0" in err
+
+
+def test_check_prints_a_core_table(model, capsys):
+    code = main(["check", "--model", f"{model}:scnn", "--input-shape", "2,34,34"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "kernel words" in out
+    assert "0 error(s), 0 warning(s)" in out
+
+
+def test_check_fails_on_a_layer_that_fits_no_core(tmp_path, capsys):
+    path = tmp_path / "big.py"
+    path.write_text(
+        "from torch import nn\nimport sinabs.layers as sl\n"
+        "def big():\n"
+        "    return nn.Sequential(nn.Conv2d(2, 64, 3, padding=1, bias=False),"
+        " sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0))\n"
+    )
+    code = main(["check", "--model", f"{path}:big", "--input-shape", "2,64,64"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "layer 0" in out
+    assert "neuron memory 262144 words > 65536" in out
+
+
+def test_check_unknown_device_type(model, capsys):
+    code = main(["check", "--model", f"{model}:scnn", "--input-shape", "2,34,34",
+                 "--device-type", "speck9"])  # fmt: skip
+    assert code == 2
+    assert "unknown device type 'speck9'" in capsys.readouterr().err
