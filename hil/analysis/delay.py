@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hil.analysis.spikes import neuron_keys
 from hil.backends.base import Run
 from hil.emulator.speck import Speck
 
@@ -45,35 +44,54 @@ def output_delays(run: Run) -> OutputDelays | None:
 
 
 def match_outputs(device: np.ndarray, reference: np.ndarray) -> OutputDelays:
-    """Pair each neuron's k-th spike in ``device`` with its k-th spike in ``reference``."""
-    device_keys = neuron_keys(device)
-    reference_keys = neuron_keys(reference)
-    _, ids = np.unique(np.concatenate([device_keys, reference_keys]), return_inverse=True)
-    device_ids, reference_ids = ids[: len(device)], ids[len(device) :]
-    span = max(len(device), len(reference)) + 1
-    device_order, device_tags = _ranked(device_ids, device["t"], span)
-    reference_order, reference_tags = _ranked(reference_ids, reference["t"], span)
-    _, in_device, in_reference = np.intersect1d(
-        device_tags, reference_tags, assume_unique=True, return_indices=True
-    )
-    matched_device = device[device_order[in_device]]
-    matched_reference = reference[reference_order[in_reference]]
-    order = np.argsort(matched_device["t"], kind="stable")
-    matched_device, matched_reference = matched_device[order], matched_reference[order]
+    """Pair each neuron's k-th spike in ``device`` with its k-th spike in ``reference``.
+
+    Each spike becomes one int64, neuron bits above time bits, so one sort per side orders
+    spikes by (neuron, time); the k-th spike of a neuron gets the tag neuron·span + k, and tags
+    are matched by binary search. Results are in (neuron, time) order, not time order.
+    """
+    both = np.concatenate([device, reference])
+    widths = [_bits(int(both[name].max(initial=0))) for name in ("layer", "feature", "y", "x")]
+    t0 = int(both["t"].min(initial=0))
+    t_bits = _bits(int(both["t"].max(initial=0)) - t0)
+    span_bits = _bits(max(len(device), len(reference)) + 1)
+    if sum(widths) + max(t_bits, span_bits) > 62:
+        raise ValueError("coordinates and times too wide to match in 63 bits")
+    device_codes = np.sort(_codes(device, widths, t_bits, t0))
+    reference_codes = np.sort(_codes(reference, widths, t_bits, t0))
+    device_tags = _tags(device_codes, t_bits, span_bits)
+    reference_tags = _tags(reference_codes, t_bits, span_bits)
+    position = np.searchsorted(reference_tags, device_tags)
+    position[position == len(reference_tags)] = 0
+    found = reference_tags[position] == device_tags if len(reference_tags) else device_tags < 0
+    time_mask = (1 << t_bits) - 1
+    device_t = (device_codes[found] & time_mask) + t0
+    reference_t = (reference_codes[position[found]] & time_mask) + t0
+    matched = int(found.sum())
     return OutputDelays(
-        t_us=matched_device["t"],
-        delay_us=matched_device["t"] - matched_reference["t"],
-        layer=matched_device["layer"],
-        unmatched_device=len(device) - len(matched_device),
-        unmatched_reference=len(reference) - len(matched_reference),
+        t_us=device_t,
+        delay_us=device_t - reference_t,
+        layer=(device_codes[found] >> (t_bits + sum(widths[1:]))).astype(np.uint8),
+        unmatched_device=len(device) - matched,
+        unmatched_reference=len(reference) - matched,
     )
 
 
-def _ranked(ids: np.ndarray, t: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
-    """Order of spikes by (neuron, time), and per spike a tag neuron·span + k (k-th spike)."""
-    order = np.lexsort((t, ids))
-    sorted_ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-    first = np.repeat(starts, np.diff(np.r_[starts, len(sorted_ids)]))
-    rank = np.arange(len(sorted_ids)) - first
-    return order, sorted_ids.astype(np.int64) * span + rank
+def _bits(value: int) -> int:
+    return max(int(value).bit_length(), 1)
+
+
+def _codes(spikes: np.ndarray, widths: list[int], t_bits: int, t0: int) -> np.ndarray:
+    """(layer, feature, y, x, t - t0) packed into one int64 per spike, in that order."""
+    code = np.zeros(len(spikes), np.int64)
+    for name, width in zip(("layer", "feature", "y", "x"), widths, strict=True):
+        code = (code << width) | spikes[name].astype(np.int64)
+    return (code << t_bits) | (spikes["t"].astype(np.int64) - t0)
+
+
+def _tags(codes: np.ndarray, t_bits: int, span_bits: int) -> np.ndarray:
+    """neuron·2^span_bits + k for the k-th spike of its neuron; ``codes`` sorted."""
+    neuron = codes >> t_bits
+    starts = np.flatnonzero(np.r_[True, neuron[1:] != neuron[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, len(neuron)]))
+    return (neuron << span_bits) | (np.arange(len(neuron)) - first)

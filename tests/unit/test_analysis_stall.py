@@ -55,8 +55,10 @@ def test_matching_pairs_each_neurons_kth_spikes():
     device = spikes([(0, 1, 1, 0, 110), (0, 1, 1, 0, 250), (0, 2, 1, 0, 40), (1, 0, 0, 3, 300)])
     ideal = spikes([(0, 1, 1, 0, 100), (0, 2, 1, 0, 30), (0, 1, 1, 0, 200), (0, 5, 5, 0, 9)])
     matched = match_outputs(device, ideal)
-    assert matched.t_us.tolist() == [40, 110, 250]
-    assert matched.delay_us.tolist() == [10, 10, 50]
+    order = np.argsort(matched.t_us)
+    assert matched.t_us[order].tolist() == [40, 110, 250]
+    assert matched.delay_us[order].tolist() == [10, 10, 50]
+    assert matched.layer[order].tolist() == [0, 0, 0]
     assert (matched.unmatched_device, matched.unmatched_reference) == (1, 1)
 
 
