@@ -23,6 +23,7 @@ test: setup
 
 run: setup
 	$(BIN)/speck-hil recordings verify --dir recordings
+	$(BIN)/python -m pytest tests/hil --hil-report $(REPORT)
 
 lint: setup
 	$(BIN)/ruff check hil tests

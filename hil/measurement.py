@@ -1,0 +1,174 @@
+"""Measurements with limits: a value, its unit, the range it must fall in, and the verdict.
+
+A check that only asserts loses the number; a measurement keeps it, passing or not, so a
+nightly run shows a value drifting towards its limit before it crosses it. This module has
+no pytest dependency: analysis code creates measurements too, and the pytest plugin only
+collects and reports them.
+
+Outcomes:
+
+- ``fail``: outside ``lower ≤ value ≤ upper`` (limits are inclusive), or not a number (NaN);
+- ``marginal``: inside the limits but within ``marginal`` (an absolute band, in the value's
+  unit) of a limit, i.e. ``lower ≤ value ≤ lower + marginal`` or
+  ``upper - marginal ≤ value ≤ upper``; it passes, and is flagged;
+- ``pass``: everything else, including a value recorded without limits.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from numbers import Real
+
+
+class Outcome(str, enum.Enum):
+    PASS = "pass"
+    MARGINAL = "marginal"
+    FAIL = "fail"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def judge(
+    value: float, lower: float | None = None, upper: float | None = None, marginal: float = 0.0
+) -> Outcome:
+    """The outcome of ``value`` against inclusive limits and a marginal band beside each."""
+    if math.isnan(value):
+        return Outcome.FAIL
+    if (lower is not None and value < lower) or (upper is not None and value > upper):
+        return Outcome.FAIL
+    if marginal and (
+        (lower is not None and value <= lower + marginal)
+        or (upper is not None and value >= upper - marginal)
+    ):
+        return Outcome.MARGINAL
+    return Outcome.PASS
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured value with its limits; ``outcome`` is judged when it is created."""
+
+    name: str
+    value: float
+    unit: str = ""
+    lower: float | None = None
+    upper: float | None = None
+    marginal: float | None = None
+    outcome: Outcome = field(init=False)
+
+    def __post_init__(self) -> None:
+        for what in ("value", "lower", "upper", "marginal"):
+            number = getattr(self, what)
+            if number is None and what != "value":
+                continue
+            if not isinstance(number, Real):
+                raise TypeError(
+                    f"measurement {self.name!r}: {what} must be a number, got {number!r}"
+                )
+            object.__setattr__(self, what, _plain(number))
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(
+                f"measurement {self.name!r}: lower limit {self.lower} is above upper {self.upper}"
+            )
+        if self.marginal is not None:
+            if self.marginal < 0:
+                raise ValueError(f"measurement {self.name!r}: marginal band must be ≥ 0")
+            if self.lower is None and self.upper is None:
+                raise ValueError(f"measurement {self.name!r}: a marginal band needs a limit")
+        object.__setattr__(
+            self, "outcome", judge(self.value, self.lower, self.upper, self.marginal or 0.0)
+        )
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is Outcome.FAIL
+
+    def limit_text(self) -> str:
+        """The limit as ``lower ≤ x ≤ upper`` (one side left out when open), or ``none``."""
+        parts = []
+        if self.lower is not None:
+            parts.append(f"{format_number(self.lower)} ≤")
+        if self.lower is not None or self.upper is not None:
+            parts.append("x")
+        if self.upper is not None:
+            parts.append(f"≤ {format_number(self.upper)}")
+        return " ".join(parts) or "none"
+
+    def value_text(self) -> str:
+        return f"{format_number(self.value)} {self.unit}".rstrip()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value_text()}, limit {self.limit_text()}"
+
+    def as_dict(self) -> dict:
+        """A JSON-ready record; non-finite numbers become the strings "nan", "inf", "-inf"."""
+        return {
+            "name": self.name,
+            "value": _json_number(self.value),
+            "unit": self.unit,
+            "lower": _json_number(self.lower),
+            "upper": _json_number(self.upper),
+            "marginal": _json_number(self.marginal),
+            "limit": self.limit_text(),
+            "outcome": str(self.outcome),
+        }
+
+
+class Measure:
+    """Records a test's measurements: ``measure(name, value, unit, lower=, upper=,
+    marginal=)``. Nothing raises when a value is out of its limit, so every measurement of a
+    test is kept; whoever owns the recorder judges them all at the end (``failures``)."""
+
+    def __init__(self) -> None:
+        self.measurements: list[Measurement] = []
+
+    def __call__(
+        self,
+        name: str,
+        value: float,
+        unit: str = "",
+        lower: float | None = None,
+        upper: float | None = None,
+        marginal: float | None = None,
+    ) -> Measurement:
+        return self.add(Measurement(name, value, unit, lower, upper, marginal))
+
+    def add(self, measurement: Measurement) -> Measurement:
+        """Record a measurement made elsewhere (analysis code builds its own)."""
+        self.measurements.append(measurement)
+        return measurement
+
+    @property
+    def failures(self) -> list[Measurement]:
+        return [m for m in self.measurements if m.failed]
+
+    def __iter__(self):
+        return iter(self.measurements)
+
+
+def failure_report(measurements: list[Measurement]) -> str:
+    """The message a test fails with: every failed measurement, one per line."""
+    failed = [m for m in measurements if m.failed]
+    lines = [f"{len(failed)} of {len(measurements)} measurements out of limits:"]
+    lines += [f"  {m}" for m in failed]
+    return "\n".join(lines)
+
+
+def format_number(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.6g}"
+
+
+def _plain(number: Real) -> float:
+    """numpy scalars as Python numbers, so records serialise and print plainly."""
+    return number.item() if hasattr(number, "item") else number
+
+
+def _json_number(value: float | None):
+    if value is None or isinstance(value, int) or math.isfinite(value):
+        return value
+    return str(value)

@@ -1,0 +1,114 @@
+"""The run record (JSON) and the terminal summary table.
+
+The record is rewritten after every test, atomically, so a session that dies midway (a
+segfault in a driver, a power cut) still leaves a valid file holding every finished test.
+Layout::
+
+    {"format": "speck-hil run record", "version": 1,
+     "session": {"device": {...} | null, "device_error": str | null, "scope": ...,
+                 "profile": ..., "git_commit": str | null, "rootdir": ...,
+                 "started": ISO time, "ended": ISO time | null, "exitstatus": int | null},
+     "tests": [{"nodeid", "outcome", "duration_s", "measurements": [...],
+                "artifacts": [...], "device_error": str | null, "recovery": str | null,
+                "message": str | null}]}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from hil.measurement import format_number
+
+FORMAT = "speck-hil run record"
+VERSION = 1
+OUTCOME_ORDER = {"fail": 0, "marginal": 1, "pass": 2}
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out in ``folder``, or None outside a git work tree."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+class RunRecord:
+    """The session's record; ``path`` None keeps it in memory only (for the terminal)."""
+
+    def __init__(self, path: Path | None, session: dict):
+        self.path = path
+        self.session = {"started": now(), "ended": None, "exitstatus": None, **session}
+        self.tests: list[dict] = []
+
+    def add_test(self, test: dict) -> None:
+        self.tests.append(test)
+        self.write()
+
+    def finish(self, exitstatus: int) -> None:
+        self.session["ended"] = now()
+        self.session["exitstatus"] = int(exitstatus)
+        self.write()
+
+    def as_dict(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "session": self.session, "tests": self.tests}
+
+    def write(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        os.fchmod(fd, _default_mode())  # mkstemp's 0600 would hide the record from the lab
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.as_dict(), f, indent=1, ensure_ascii=False)
+                f.write("\n")
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def summary_rows(tests: list[dict]) -> list[tuple[str, str, str, str, str]]:
+    """(test, measurement, value, limit, outcome) for every measurement, failures first."""
+    rows = []
+    for test in tests:
+        for m in test["measurements"]:
+            value = m["value"] if isinstance(m["value"], str) else format_number(m["value"])
+            text = f"{value} {m['unit']}".rstrip()
+            rows.append((test["nodeid"], m["name"], text, m["limit"], m["outcome"]))
+    return sorted(rows, key=lambda row: OUTCOME_ORDER.get(row[4], 3))
+
+
+def summary_table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as aligned text lines under a header."""
+    header = ("test", "measurement", "value", "limit", "outcome")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
