@@ -57,6 +57,7 @@ class Measurement:
     lower: float | None = None
     upper: float | None = None
     marginal: float | None = None
+    note: str = ""  # where and why, for a reader of a failure: "layer 2 on core 1, ..."
     outcome: Outcome = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,7 +102,8 @@ class Measurement:
         return f"{format_number(self.value)} {self.unit}".rstrip()
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.value_text()}, limit {self.limit_text()}"
+        text = f"{self.name}: {self.value_text()}, limit {self.limit_text()}"
+        return f"{text} ({self.note})" if self.note else text
 
     def as_dict(self) -> dict:
         """A JSON-ready record; non-finite numbers become the strings "nan", "inf", "-inf"."""
@@ -114,6 +116,7 @@ class Measurement:
             "marginal": _json_number(self.marginal),
             "limit": self.limit_text(),
             "outcome": str(self.outcome),
+            "note": self.note,
         }
 
 

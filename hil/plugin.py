@@ -23,9 +23,10 @@ from hil import recordings
 from hil.artifacts import folder_for, save_run
 from hil.backends import Device, DeviceError, DeviceSpecError, open_device, parse_device_spec
 from hil.backends.base import Run
+from hil.checks import HilMeasure
 from hil.chip.profile import ChipProfile, ProfileError, load_profile
 from hil.device_session import SCOPES, DeviceRefused, DeviceSession
-from hil.measurement import Measure, failure_report
+from hil.measurement import failure_report
 from hil.report import RunRecord, git_commit, summary_rows, summary_table
 
 
@@ -89,6 +90,15 @@ _OPTIONS = {
         "HIL_ARTIFACTS",
         None,
         "save each replay's inputs and outputs (HDF5) under this folder, one folder per test",
+    ),
+    "hil_pictures": _Option(
+        "--hil-pictures",
+        "hil_pictures",
+        "HIL_PICTURES",
+        "failed",
+        "when to draw a PNG per checked replay (delay, SynOps/s per core, chip vs reference) "
+        "into --hil-artifacts: failed (default), always or never",
+        ("failed", "always", "never"),
     ),
     "profile": _Option(
         "--profile",
@@ -216,7 +226,7 @@ def speck(request: pytest.FixtureRequest) -> Iterator[Device]:
 
 
 @pytest.fixture
-def measure(request: pytest.FixtureRequest) -> Iterator[Measure]:
+def measure(request: pytest.FixtureRequest) -> Iterator[HilMeasure]:
     """Record measurements with limits: ``measure("events_out", n, "events", lower=1)``.
 
     Every measurement is kept; the test fails at its end, listing each one out of limits.
@@ -237,7 +247,8 @@ def device_profile(request: pytest.FixtureRequest) -> ChipProfile:
 
 @dataclass
 class _TestState:
-    measure: Measure = field(default_factory=Measure)
+    measure: HilMeasure = field(default_factory=HilMeasure)
+    failed: bool = False
     judged: int = 0  # failures already reported when the test body ended
     artifacts: list[str] = field(default_factory=list)
     runs: int = 0
@@ -362,6 +373,15 @@ class HilPlugin:
         state.artifacts += [str(p) for p in save_run(folder, state.runs, run)]
         state.runs += 1
 
+    def _draw(self, item: pytest.Item, state: _TestState) -> None:
+        """Pictures of the checked replays, when asked for or when the test failed."""
+        when = option(self.config, "hil_pictures")
+        wanted = when == "always" or (when == "failed" and state.failed)
+        if self.artifacts_dir is None or not wanted:
+            return
+        folder = folder_for(self.artifacts_dir, item.nodeid)
+        state.artifacts += [str(path) for path in state.measure.draw(folder)]
+
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """A device is held only while device tests run, so a test that does not use
         ``speck`` (or the code it tests) can open the device itself."""
@@ -426,6 +446,7 @@ class HilPlugin:
         if isinstance(error, DeviceError) and state.device_error is None:
             state.device_error = error
         if call.when == "teardown":
+            self._draw(item, state)
             item.user_properties += [
                 (
                     f"measurement:{m.name}",
@@ -434,6 +455,7 @@ class HilPlugin:
                 for m in state.measure
             ]
         report = yield
+        state.failed = state.failed or report.failed or hasattr(report, "wasxfail")
         if call.when == "teardown":
             report.hil = {
                 "measurements": [m.as_dict() for m in state.measure],

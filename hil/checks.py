@@ -1,0 +1,211 @@
+"""The harness's checks, as measurements with limits: ``measure.no_stall(run)`` and friends.
+
+``HilMeasure`` is the ``measure`` fixture of a HIL test. Each check runs an analysis, records
+what it found as measurements (every one, passing or not, so trends show in the run record)
+and returns the analysis' report for the test to look at further. It also keeps the reports
+per run, so a picture of each replay can be drawn when a test fails or one is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hil.analysis.agreement import (
+    LayerAgreement,
+    ResetModeVerdict,
+    agreement,
+    reset_mode_verdict,
+)
+from hil.analysis.lints import LintReport, lint_deployment
+from hil.analysis.plots import plot_run
+from hil.analysis.stall import StallReport, stall_report
+from hil.analysis.synops import SynopsReport, synops_report
+from hil.backends.base import Deployment, Run
+from hil.measurement import Measure, Measurement
+from hil.recordings import Recording
+
+
+@dataclass
+class RunReports:
+    """What the checks found about one run: the material for its picture."""
+
+    run: Run
+    stall: StallReport | None = None
+    synops: SynopsReport | None = None
+    agreement: list[LayerAgreement] | None = None
+
+
+class HilMeasure(Measure):
+    """``measure(name, value, ...)`` plus the harness's checks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[RunReports] = []
+
+    def no_stall(
+        self,
+        run: Run,
+        max_delay_us: float | None = None,
+        max_drift: float | None = None,
+        max_drain_us: float | None = None,
+    ) -> StallReport:
+        """Output delay and drain within the profile's stall limits (or the ones given);
+        drift within ``max_drift`` µs per s when given. Needs a device with time."""
+        report = stall_report(run, max_delay_us, max_drain_us, max_drift)
+        prefix = _prefix(run)
+        where = f"peak at t = {report.peak_t_us / 1e6:.3f} s on {run.deployment.device.info}"
+        self.add(
+            Measurement(
+                f"{prefix}delay_max", report.max_us, "µs", upper=report.max_delay_us, note=where
+            )
+        )
+        self.add(Measurement(f"{prefix}delay_p99", report.p99_us, "µs", upper=report.max_delay_us))
+        self.add(Measurement(f"{prefix}delay_p50", report.p50_us, "µs"))
+        self.add(Measurement(f"{prefix}drain", report.drain_us, "µs", upper=report.max_drain_us))
+        self.add(
+            Measurement(f"{prefix}delay_drift", report.drift_us_per_s, "µs/s", upper=max_drift)
+        )
+        self.add(Measurement(f"{prefix}rate_lag", report.rate_lag_us, "µs"))
+        self._reports_of(run).stall = report
+        return report
+
+    def agreement(
+        self,
+        run: Run,
+        reference: Run,
+        min_cosine: float = 0.9,
+        max_count_error: float | None = None,
+        max_rate_distance: float | None = None,
+        min_class_agreement: float | None = None,
+        class_window_us: int | None = None,
+    ) -> list[LayerAgreement]:
+        """Per monitored layer, the chip against the sinabs reference: cosine of the
+        spike-count maps, total-count error, rate-series distance, and (exit layers) how
+        often the predicted class is the same."""
+        layers = agreement(run, reference, class_window_us=class_window_us)
+        prefix = _prefix(run)
+        for layer in layers:
+            name = f"{prefix}layer{layer.layer}."
+            note = (
+                f"layer {layer.layer} on core {layer.core}, reference reset {reference.reset_mode}"
+            )
+            self.add(Measurement(name + "cosine", layer.cosine, lower=min_cosine, note=note))
+            self.add(
+                Measurement(
+                    name + "count_error", layer.count_error, upper=max_count_error, note=note
+                )
+            )
+            self.add(
+                Measurement(
+                    name + "rate_distance", layer.rate_distance, upper=max_rate_distance, note=note
+                )
+            )
+            if layer.class_agreement is not None:
+                self.add(
+                    Measurement(
+                        name + "class_agreement",
+                        layer.class_agreement,
+                        lower=min_class_agreement,
+                        note=note,
+                    )
+                )
+        self._reports_of(run).agreement = layers
+        return layers
+
+    def reset_mode(
+        self, deployment: Deployment, recording: Recording, expected: str | None = None
+    ) -> ResetModeVerdict:
+        """Replay ``recording`` and check the chip behaves like the reference under the reset
+        mode the network was made for (or ``expected``), not the other one."""
+        verdict, run, references = reset_mode_verdict(deployment, recording, expected)
+        if verdict.expected is None:
+            raise ValueError(
+                "the network's neurons do not say how they reset (mixed or unknown reset_fn); "
+                "pass expected='subtract' or 'zero'"
+            )
+        prefix = _prefix(run)
+        note = (
+            f"deployed with reset {verdict.deployed!r}, made for {verdict.expected!r}, "
+            f"behaves like {verdict.behaves_like!r}"
+        )
+        for mode, distance in verdict.distance.items():
+            self.add(Measurement(f"{prefix}count_distance_{mode}_reference", distance))
+        matches = float(verdict.behaves_like == verdict.expected)
+        self.add(Measurement(f"{prefix}reset_mode_matches", matches, lower=1.0, note=note))
+        self._reports_of(run).agreement = agreement(run, references[verdict.behaves_like])
+        return verdict
+
+    def synops_within_budget(self, run: Run, window_us: int = 10_000) -> SynopsReport:
+        """Each core's peak SynOps/s over ``window_us`` windows against its budget in the
+        device profile; the seed's formula and sinabs' SNNAnalyzer estimates beside it."""
+        report = synops_report(run, window_us=window_us)
+        prefix = _prefix(run)
+        for core in report.cores.values():
+            start, end = core.peak_window_us
+            window = f"{start / 1e3:.1f}–{end / 1e3:.1f} ms"
+            note = f"layer {core.layer} on core {core.core}, peak in {window}"
+            name = f"{prefix}core{core.core}."
+            self.add(
+                Measurement(
+                    name + "synops_peak",
+                    core.peak_synops_per_s,
+                    "SynOps/s",
+                    upper=core.budget_synops_per_s,
+                    note=note,
+                )
+            )
+            self.add(Measurement(name + "synops_mean", core.mean_synops_per_s, "SynOps/s"))
+            self.add(Measurement(name + "synops_formula", core.formula_synops_per_s, "SynOps/s"))
+            if core.sinabs_synops_per_s is not None:
+                self.add(Measurement(name + "synops_sinabs", core.sinabs_synops_per_s, "SynOps/s"))
+        self._reports_of(run).synops = report
+        return report
+
+    def fits_memory(self, deployment: Deployment) -> LintReport:
+        """Per core, kernel/neuron/bias words against the core's memory; every lint error
+        (memory, shape, threshold_low = 0) fails, warnings are counted."""
+        report = lint_deployment(deployment)
+        for usage in report.cores:
+            name = f"core{usage.core}."
+            note = f"layer {usage.layer} on core {usage.core}"
+            for kind in ("kernel", "neuron", "bias"):
+                self.add(
+                    Measurement(
+                        f"{name}{kind}_words",
+                        getattr(usage.used, kind),
+                        "words",
+                        upper=getattr(usage.available, kind),
+                        note=note,
+                    )
+                )
+        errors = "; ".join(str(f) for f in report.errors)
+        self.add(Measurement("lint_errors", len(report.errors), upper=0, note=errors))
+        warnings = "; ".join(str(f) for f in report.warnings)
+        self.add(Measurement("lint_warnings", len(report.warnings), note=warnings))
+        return report
+
+    def draw(self, folder: Path) -> list[Path]:
+        """A PNG per run that a check looked at: delay, SynOps/s per core, chip vs reference."""
+        return [
+            plot_run(
+                folder / f"run{index}.png",
+                f"{reports.run.source or 'replay'} on {reports.run.deployment.device.info}",
+                stall=reports.stall,
+                synops=reports.synops,
+                agreement=reports.agreement,
+            )
+            for index, reports in enumerate(self.reports)
+            if reports.stall or reports.synops or reports.agreement
+        ]
+
+    def _reports_of(self, run: Run) -> RunReports:
+        for reports in self.reports:
+            if reports.run is run:
+                return reports
+        self.reports.append(RunReports(run))
+        return self.reports[-1]
+
+
+def _prefix(run: Run) -> str:
+    return f"{run.source}." if run.source else ""
