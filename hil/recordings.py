@@ -104,7 +104,7 @@ class Recording:
 
     @property
     def name(self) -> str:
-        return self.path.stem if self.path else self.metadata.get("name", "<memory>")
+        return self.path.stem if self.path else str(self.metadata.get("name", ""))
 
     @property
     def duration_us(self) -> int:
