@@ -167,8 +167,7 @@ class Deployment:
             raise ValueError(f"reset must be one of {RESET_MODES}; got {reset_mode!r}")
         source, inputs = self._chip_inputs(events)
         started, clock = time.time(), time.perf_counter()
-        options = {} if spike_fn is None else {"spike_fn": spike_fn}
-        outputs = simulate(self.mapping, inputs, reset_mode, dt_us, **options)
+        outputs = simulate(self.mapping, inputs, reset_mode, dt_us, spike_fn)
         return Run(
             inputs=inputs,
             outputs=outputs,

@@ -65,12 +65,13 @@ def simulate(
     inputs: np.ndarray,
     reset_mode: str,
     dt_us: int = DEFAULT_DT_US,
-    spike_fn: type = MultiSpike,
+    spike_fn: type | None = None,
 ) -> np.ndarray:
     """sinabs' time-stepped forward of a mapped network from zero states, on a copy whose
-    neurons use ``reset_mode`` ("subtract" or "zero") and ``spike_fn``: the reference a chip
-    is judged against. Outputs as ``forward`` gives them."""
-    return forward(configured_copy(mapping, reset_mode, spike_fn), mapping, inputs, dt_us)
+    neurons use ``reset_mode`` ("subtract" or "zero") and ``spike_fn`` (default MultiSpike):
+    the reference a chip is judged against. Outputs as ``forward`` gives them."""
+    network = configured_copy(mapping, reset_mode, spike_fn or MultiSpike)
+    return forward(network, mapping, inputs, dt_us)
 
 
 def configured_copy(mapping: Mapping, reset_mode: str, spike_fn: type | None = None) -> Any:

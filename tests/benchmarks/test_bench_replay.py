@@ -1,10 +1,8 @@
 """What driving the emulated devkit through samna's API costs beyond the emulator's compute."""
 
 import pytest
-import sinabs.layers as sl
-import torch
-from torch import nn
 
+from fixtures.models import INPUT_SHAPE_34, scnn_34
 from hil import recordings
 from hil.backends import open_device
 from hil.emulator import Speck
@@ -14,25 +12,11 @@ pytestmark = pytest.mark.slow
 GROUP = "replay-overhead"
 
 
-def scnn() -> nn.Sequential:
-    torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(2, 8, 3, stride=2, bias=False),
-        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
-        nn.Conv2d(8, 4, 3, bias=False),
-        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
-    )
-    with torch.no_grad():
-        net[0].weight.uniform_(0.0, 0.5)
-        net[2].weight.uniform_(0.0, 0.3)
-    return net
-
-
 @pytest.fixture(scope="module")
 def deployment():
     emulated_devices.attach_emulated_devkits(["speck2fmodule"])
     with open_device("sim") as device:
-        yield device.deploy(scnn(), (2, 34, 34), monitor="all")
+        yield device.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all")
 
 
 @pytest.fixture(scope="module")

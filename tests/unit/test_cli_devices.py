@@ -13,23 +13,7 @@ from hil.emulator.samna import device as emulated_devices
 REPO = Path(__file__).resolve().parents[2]
 
 MODEL_FILE = """
-import torch
-from torch import nn
-import sinabs.layers as sl
-
-
-def scnn():
-    torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(2, 8, 3, stride=2, bias=False),
-        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
-        nn.Conv2d(8, 4, 3, bias=False),
-        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
-    )
-    with torch.no_grad():
-        net[0].weight.uniform_(0.0, 0.5)
-        net[2].weight.uniform_(0.0, 0.3)
-    return net
+from fixtures.models import scnn_34 as scnn
 
 
 def not_a_net():
