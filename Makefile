@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 # install their own torch first; the project's range accepts it.
 TORCH_CPU ?= torch==2.13.0
 REPORT ?= hil-report.json
+ARTIFACTS ?= hil-artifacts
 
 .PHONY: setup test run lint bench clean
 
@@ -23,7 +24,7 @@ test: setup
 
 run: setup
 	$(BIN)/speck-hil recordings verify --dir recordings
-	$(BIN)/python -m pytest tests/hil --hil-report $(REPORT)
+	$(BIN)/python -m pytest tests/hil --hil-report $(REPORT) --hil-artifacts $(ARTIFACTS)
 
 lint: setup
 	$(BIN)/ruff check hil tests
