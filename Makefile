@@ -4,7 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # A CPU build of torch, installed only when the venv has no torch at all. Labs with CUDA
-# install their own torch first; the project's range accepts it.
+# install their own torch first; the project's range accepts it. Where torch==2.13.0 would
+# come from PyPI as a CUDA build, add pip options, e.g.
+#   make TORCH_CPU="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" test
 TORCH_CPU ?= torch==2.13.0
 REPORT ?= hil-report.json
 ARTIFACTS ?= hil-artifacts
@@ -15,7 +17,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH_CPU)"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet $(TORCH_CPU)
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 

@@ -156,12 +156,16 @@ def config_hash(config: Any) -> str:
 
 
 def _check_finite(net: torch.nn.Module) -> None:
+    """NaN or inf would be discretized into nonsense without a word from sinabs."""
     for name, tensor in [*net.named_parameters(), *net.named_buffers()]:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            bad = int((~torch.isfinite(tensor)).sum())
+            module_name, _, what = name.rpartition(".")
+            module = net.get_submodule(module_name)
+            bad = torch.nonzero(~torch.isfinite(tensor))[0].tolist()
             raise DeployError(
-                f"layer {name.rsplit('.', 1)[0] or name!r}: {bad} non-finite value(s) "
-                f"(NaN or inf) in {name}",
+                f"layer {module_name!r} ({type(module).__name__}): {what}{bad} is "
+                f"{tensor[tuple(bad)].item()}, and {int((~torch.isfinite(tensor)).sum())} "
+                "value(s) in all are not finite",
                 limit="finite parameters",
             )
 

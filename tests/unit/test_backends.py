@@ -151,7 +151,8 @@ def test_nan_weight_names_the_layer(sim):
     net = two_layer_net()
     with torch.no_grad():
         net[2].weight[0, 0, 0, 0] = float("nan")
-    with pytest.raises(DeployError, match=r"layer '2': 1 non-finite value\(s\)"):
+    message = r"layer '2' \(Conv2d\): weight\[0, 0, 0, 0\] is nan, and 1 value\(s\)"
+    with pytest.raises(DeployError, match=message):
         sim.deploy(net, (2, 16, 16))
     assert _untouched(sim)
 
