@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,31 +34,16 @@ def save_spikes(path: str | os.PathLike, spikes: np.ndarray, **metadata) -> Path
     """Write chip events atomically; ``metadata`` (strings, numbers) become root attributes."""
     path = Path(path)
     spikes = np.asarray(spikes, dtype=SPIKE_DTYPE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, _default_mode())  # mkstemp's 0600 would hide the file from the lab
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            f.attrs["format"] = SPIKES_FORMAT
-            f.attrs["t_unit"] = "us"
-            for key, value in metadata.items():
-                if value is not None:
-                    f.attrs[key] = value
-            group = f.create_group("spikes")
-            for name in SPIKE_DTYPE.names:
-                group.create_dataset(name, data=np.ascontiguousarray(spikes[name]))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with recordings.atomic_hdf5(path) as f:
+        f.attrs["format"] = SPIKES_FORMAT
+        f.attrs["t_unit"] = "us"
+        for key, value in metadata.items():
+            if value is not None:
+                f.attrs[key] = value
+        group = f.create_group("spikes")
+        for name in SPIKE_DTYPE.names:
+            group.create_dataset(name, data=np.ascontiguousarray(spikes[name]))
     return path
-
-
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def load_spikes(path: str | os.PathLike) -> np.ndarray:

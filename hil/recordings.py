@@ -157,35 +157,38 @@ def save(
     clash = _RESERVED_ATTRS & metadata.keys()
     if clash:
         raise ValueError(f"metadata keys {sorted(clash)} are reserved by the file format")
+    with atomic_hdf5(path) as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["sensor_size"] = np.asarray(size, dtype=np.int64)
+        f.attrs["t_unit"] = "us"
+        for key, value in metadata.items():
+            if value is not None:
+                f.attrs[key] = value
+        group = f.create_group("events")
+        for name in EVENT_DTYPE.names:
+            _write_column(group, name, np.ascontiguousarray(events[name]))
+        f.create_dataset("ms_to_idx", data=ms_index(events["t"]))
+    return path
+
+
+@contextmanager
+def atomic_hdf5(path: Path) -> Iterator[h5py.File]:
+    """An HDF5 file to write that appears at ``path`` only when complete: written beside it
+    under a temporary name, then renamed. A crash leaves no half file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from the rest of the lab
     os.close(fd)
-    _use_default_permissions(tmp)
     try:
         with h5py.File(tmp, "w", track_order=True) as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["sensor_size"] = np.asarray(size, dtype=np.int64)
-            f.attrs["t_unit"] = "us"
-            for key, value in metadata.items():
-                if value is not None:
-                    f.attrs[key] = value
-            group = f.create_group("events")
-            for name in EVENT_DTYPE.names:
-                _write_column(group, name, np.ascontiguousarray(events[name]))
-            f.create_dataset("ms_to_idx", data=ms_index(events["t"]))
+            yield f
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
-
-
-def _use_default_permissions(path: str) -> None:
-    """mkstemp creates files readable by the owner only; a recording is for the whole lab."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def _write_column(group: h5py.Group, name: str, column: np.ndarray) -> None:
