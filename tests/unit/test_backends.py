@@ -295,3 +295,11 @@ def test_sinabs_backend_returns_the_same_kind_of_run(stimulus):
 def test_sinabs_backend_refuses_decimators():
     with open_device("sinabs") as device, pytest.raises(DeployError, match="decimator"):
         device.deploy(two_layer_net(), (2, 16, 16), decimators={0: 1})
+
+
+def test_slow_clock_option_reaches_the_board(sim):
+    sim.deploy(two_layer_net(), (2, 16, 16), slow_clk_hz=250)
+    board = emulated_devices.emulated_devkit("SIM0000")
+    io = board.get_io_module()
+    assert io.slow_clk_enabled
+    assert io.slow_clk_hz == 250

@@ -178,3 +178,20 @@ def test_sinabs_drives_the_emulated_devkit():
     assert len(events) == 20
     assert len(outputs) == len(events)
     assert [(e.x, e.y) for e in outputs] == [(e.x, e.y) for e in events]
+
+
+@pytest.mark.parametrize(("rate_hz", "expected"), [(1000, 1 + 10), (100, 1 + 1)])
+def test_io_module_sets_the_leak_clock(rate_hz, expected):
+    board = samna.device.open_device("Speck2fModuleDevKit:0")
+    config = identity_config()
+    config.cnn_layers[0].threshold_high = 100
+    config.cnn_layers[0].leak_enable = True
+    config.cnn_layers[0].biases = [1]
+    board.get_model().apply_configuration(config)
+    io = board.get_io_module()
+    io.set_slow_clk(True)
+    io.set_slow_clk_rate(rate_hz)
+    source, sink, _graphs = connect(board)
+    source.write([spike(0, 0, 10_000), samna.speck2f.event.ReadNeuronValue(layer=0, address=0)])
+    (reply,) = sink.get_events()
+    assert reply.neuron_state == expected
