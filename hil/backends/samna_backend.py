@@ -30,6 +30,7 @@ from hil.backends.base import (
     Run,
 )
 from hil.backends.spec import DeviceSpec
+from hil.bulk import collector_paused
 from hil.chip.devices import SINK_BUFFERS, SOURCE_BUFFERS
 from hil.chip.profile import ChipProfile
 from hil.events import SPIKE_DTYPE
@@ -186,10 +187,11 @@ class SamnaDevice(Device):
 
     def _spikes(self, inputs: np.ndarray) -> list[Any]:
         spike = self._chip.event.Spike
-        return [
-            spike(layer=int(layer), x=int(x), y=int(y), feature=int(f), timestamp=int(t))
-            for layer, x, y, f, t in inputs.tolist()
-        ]
+        with collector_paused():
+            return [
+                spike(layer=layer, x=x, y=y, feature=feature, timestamp=t)
+                for layer, x, y, feature, t in inputs.tolist()
+            ]
 
     def _guard(self, action: str, call, *args):
         try:
@@ -231,9 +233,10 @@ class _Partial:
 
 
 def _to_array(events: list[Any], spike_type: type) -> np.ndarray:
-    rows = [
-        (e.layer, e.x, e.y, e.feature, e.timestamp) for e in events if isinstance(e, spike_type)
-    ]
+    with collector_paused():
+        rows = [
+            (e.layer, e.x, e.y, e.feature, e.timestamp) for e in events if isinstance(e, spike_type)
+        ]
     return np.array(rows, dtype=SPIKE_DTYPE) if rows else np.zeros(0, dtype=SPIKE_DTYPE)
 
 

@@ -7,10 +7,10 @@ many, so they are slotted records rather than ``Struct`` s.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 
+from hil.bulk import collector_paused
 from hil.emulator.samna.values import as_int
 
 E = TypeVar("E", bound="Event")
@@ -24,8 +24,10 @@ class Event:
 
     def __init__(self, *args: Any, **kwargs: Any):
         fields = self._fields
-        if not kwargs and len(args) == len(fields):  # every field given: the emulator's path
-            for name, value in zip(fields, args, strict=True):
+        if len(args) + len(kwargs) == len(fields) and kwargs.keys() <= set(fields[len(args) :]):
+            for name, value in zip(fields, args, strict=False):  # every field given once:
+                self.__setattr__(name, value)  # how events come by the thousand
+            for name, value in kwargs.items():
                 self.__setattr__(name, value)
             return
         if len(args) > len(fields):
@@ -46,17 +48,12 @@ class Event:
         setters = [getattr(cls, name).__set__ for name in cls._fields]
         new = object.__new__
         events = []
-        collecting = gc.isenabled()
-        gc.disable()  # events hold only ints, so no cycles: scanning them is wasted time
-        try:
+        with collector_paused():
             for row in rows:
                 event = new(cls)
                 for set_field, value in zip(setters, row, strict=True):
                     set_field(event, value)
                 events.append(event)
-        finally:
-            if collecting:
-                gc.enable()
         return events
 
     def __setattr__(self, name: str, value: Any) -> None:
