@@ -103,19 +103,20 @@ class SamnaDevice(Device):
         _owners[self._owner_key] = self
 
     def _apply(self, deployment: Deployment, slow_clk_hz: float | None) -> None:
-        mapping = deployment.mapping
-        if mapping.config_hash != self._applied_hash:
-            try:
-                self._model.apply_configuration(mapping.config)
-            except (RuntimeError, ValueError) as exc:
-                raise DeployError(
-                    f"{self.info}: the device refused the configuration: {exc}"
-                ) from exc
-            self._applied_hash = mapping.config_hash
+        if deployment.mapping.config_hash != self._applied_hash:
+            self._load(deployment)
         if slow_clk_hz is not None:
             io = self._handle.get_io_module()
             self._guard("set the slow clock", io.set_slow_clk, True)
             self._guard("set the slow clock", io.set_slow_clk_rate, int(slow_clk_hz))
+
+    def _load(self, deployment: Deployment) -> None:
+        """Write the deployment's configuration; the chip's neuron states start from it."""
+        try:
+            self._model.apply_configuration(deployment.mapping.config)
+        except (RuntimeError, ValueError) as exc:
+            raise DeployError(f"{self.info}: the device refused the configuration: {exc}") from exc
+        self._applied_hash = deployment.mapping.config_hash
 
     def _reset_states(self, deployment: Deployment) -> None:
         self._guard(
@@ -124,6 +125,8 @@ class SamnaDevice(Device):
         self._applied_hash = deployment.mapping.config_hash
 
     def _replay(self, deployment: Deployment, inputs: np.ndarray, timeout_s: float) -> np.ndarray:
+        if deployment.mapping.config_hash != self._applied_hash:
+            self._load(deployment)  # a later deploy replaced it on the chip: load it again
         collected: list[Any] = []
         partial = _Partial(deployment, inputs, collected, self._chip.event.Spike)
         deadline = time.monotonic() + timeout_s

@@ -303,3 +303,11 @@ def test_slow_clock_option_reaches_the_board(sim):
     io = board.get_io_module()
     assert io.slow_clk_enabled
     assert io.slow_clk_hz == 250
+
+
+def test_replaying_an_earlier_deployment_loads_it_again(sim, stimulus):
+    first = sim.deploy(two_layer_net(seed=0), (2, 16, 16), monitor="all")
+    alone = first.replay(stimulus)
+    sim.deploy(two_layer_net(seed=1), (2, 16, 16), monitor="all").replay(stimulus)
+    again = first.replay(stimulus, reset=False)
+    np.testing.assert_array_equal(again.outputs, alone.outputs)
