@@ -16,18 +16,17 @@ averages away: events are counted on a fine grid of ``bin_us`` bins and summed o
 
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import sinabs
 import torch
+from sinabs.activation import MultiSpike
 from sinabs.synopcounter import SNNAnalyzer
 
 from hil.backends.base import Run
 from hil.backends.deploy import Mapping, cnn_layers
-from hil.backends.sinabs_backend import spike_frames
+from hil.backends.sinabs_backend import configured_copy, spike_frames
 from hil.chip.profile import ChipProfile
 from hil.emulator.compile import program_from_config
 from hil.emulator.program import DVS_LAYER, CoreProgram
@@ -108,7 +107,9 @@ def synops_report(
     n_bins = (t_last - t0) // bin_us + 1
     duration_us = n_bins * bin_us
     sinabs_rates = (
-        sinabs_synops_per_s(mapping, run.inputs, sinabs_dt_us, t0, duration_us)
+        sinabs_synops_per_s(
+            mapping, run.inputs, sinabs_dt_us, t0, duration_us, run.reset_mode or "subtract"
+        )
         if sinabs_dt_us is not None
         else {}
     )
@@ -222,9 +223,15 @@ def sliding_rate(
 
 
 def sinabs_synops_per_s(
-    mapping: Mapping, inputs: np.ndarray, dt_us: int, t0: int, duration_us: int
+    mapping: Mapping,
+    inputs: np.ndarray,
+    dt_us: int,
+    t0: int,
+    duration_us: int,
+    reset_mode: str = "subtract",
 ) -> dict[int, float]:
-    """sinabs' SNNAnalyzer on the discretized network's time-stepped forward, per core.
+    """sinabs' SNNAnalyzer on the reference (the discretized network's time-stepped forward
+    with MultiSpike and the deployment's reset, as ``Deployment.reference`` runs it), per core.
 
     SNNAnalyzer takes dt in milliseconds. Its connection maps count border positions exactly
     as the chip does, but it counts the spikes sinabs' forward produces: the entry core gets
@@ -233,7 +240,7 @@ def sinabs_synops_per_s(
     several spikes per neuron and step; the chip thresholds after every event, fires at most
     once per event and clamps at threshold_low in between).
     """
-    network = copy.deepcopy(mapping.network)
+    network = configured_copy(mapping, reset_mode, MultiSpike)
     n_bins = -(-duration_us // dt_us)
     frames = spike_frames(inputs, mapping.input_shape, dt_us, t0, n_bins)
     convs = {id(layer.conv_layer): index for index, layer in cnn_layers(network).items()}
@@ -241,7 +248,6 @@ def sinabs_synops_per_s(
         warnings.simplefilter("ignore", DeprecationWarning)
         analyzer = SNNAnalyzer(network, dt=dt_us / 1000)
     try:
-        sinabs.reset_states(network)
         with torch.no_grad():
             network(frames)
         statistics = analyzer.get_layer_statistics()["parameter"]
