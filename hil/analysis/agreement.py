@@ -25,6 +25,7 @@ import numpy as np
 
 from hil.analysis.spikes import event_counts, neuron_keys
 from hil.backends.base import RESET_MODES, Deployment, Run
+from hil.backends.sinabs_backend import reset_mode_of
 from hil.recordings import Recording
 
 DEFAULT_BIN_US = 10_000
@@ -141,16 +142,8 @@ def reset_mode_verdict(
 
 
 def network_reset_mode(deployment: Deployment) -> str | None:
-    """How the network's neurons were made to reset, when its sinabs layers say so."""
-    from sinabs.activation import MembraneReset, MembraneSubtract
-
-    modes = set()
-    for layer in deployment.mapping.cnn_layers().values():
-        reset_fn = getattr(layer.spk_layer, "reset_fn", None)
-        if isinstance(reset_fn, MembraneReset):
-            modes.add("zero")
-        elif isinstance(reset_fn, MembraneSubtract):
-            modes.add("subtract")
+    """How the network's neurons were made to reset, when all its sinabs layers agree."""
+    modes = {reset_mode_of(layer) for layer in deployment.mapping.cnn_layers().values()}
     return modes.pop() if len(modes) == 1 else None
 
 

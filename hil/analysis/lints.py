@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
-from sinabs.activation import MembraneReset, MembraneSubtract
 
 from hil.backends.base import DeployError
 from hil.backends.deploy import Mapping, core_shape, map_network
+from hil.backends.sinabs_backend import reset_mode_of
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.memory import CoreShape, MemoryUse, check_core
 from hil.chip.profile import ChipProfile, MemoryTable, load_profile
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 ERROR = "error"
 WARNING = "warning"
 OK = "ok"
-
-#: sinabs' reset functions and the reset mode ("zero" or "subtract") the chip needs for them.
-RESET_MODE_OF = {MembraneReset: "zero", MembraneSubtract: "subtract"}
 
 
 @dataclass(frozen=True)
@@ -249,7 +246,7 @@ def _threshold_low_findings(layer: int, core: int, threshold_low: int) -> list[F
 def _reset_findings(
     layer: int, core: int, dynapcnn_layer: Any, return_to_zero: bool
 ) -> list[Finding]:
-    trained = RESET_MODE_OF.get(type(getattr(dynapcnn_layer.spk_layer, "reset_fn", None)))
+    trained = reset_mode_of(dynapcnn_layer)
     deployed = "zero" if return_to_zero else "subtract"
     if trained is None or trained == deployed:
         return []

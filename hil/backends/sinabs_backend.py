@@ -74,6 +74,16 @@ def simulate(
     return forward(network, mapping, inputs, dt_us)
 
 
+def reset_mode_of(dynapcnn_layer: Any) -> str | None:
+    """The chip reset ("zero" or "subtract") a layer's sinabs neurons were made with, if known."""
+    reset_fn = getattr(dynapcnn_layer.spk_layer, "reset_fn", None)
+    if isinstance(reset_fn, MembraneReset):
+        return "zero"
+    if isinstance(reset_fn, MembraneSubtract):
+        return "subtract"
+    return None
+
+
 def configured_copy(mapping: Mapping, reset_mode: str, spike_fn: type | None = None) -> Any:
     """A copy of the mapped network whose neurons reset as ``reset_mode`` says (and fire with
     ``spike_fn``, unless None), from zero states; the mapping's own network keeps the neurons
