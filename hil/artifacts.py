@@ -34,12 +34,7 @@ def save_spikes(path: str | os.PathLike, spikes: np.ndarray, **metadata) -> Path
     """Write chip events atomically; ``metadata`` (strings, numbers) become root attributes."""
     path = Path(path)
     spikes = np.asarray(spikes, dtype=SPIKE_DTYPE)
-    with recordings.atomic_hdf5(path) as f:
-        f.attrs["format"] = SPIKES_FORMAT
-        f.attrs["t_unit"] = "us"
-        for key, value in metadata.items():
-            if value is not None:
-                f.attrs[key] = value
+    with recordings.atomic_hdf5(path, format=SPIKES_FORMAT, t_unit="us", **metadata) as f:
         group = f.create_group("spikes")
         for name in SPIKE_DTYPE.names:
             group.create_dataset(name, data=np.ascontiguousarray(spikes[name]))

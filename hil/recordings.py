@@ -157,14 +157,13 @@ def save(
     clash = _RESERVED_ATTRS & metadata.keys()
     if clash:
         raise ValueError(f"metadata keys {sorted(clash)} are reserved by the file format")
-    with atomic_hdf5(path) as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = FORMAT_VERSION
-        f.attrs["sensor_size"] = np.asarray(size, dtype=np.int64)
-        f.attrs["t_unit"] = "us"
-        for key, value in metadata.items():
-            if value is not None:
-                f.attrs[key] = value
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sensor_size": np.asarray(size, dtype=np.int64),
+        "t_unit": "us",
+    }
+    with atomic_hdf5(path, **header, **metadata) as f:
         group = f.create_group("events")
         for name in EVENT_DTYPE.names:
             _write_column(group, name, np.ascontiguousarray(events[name]))
@@ -173,9 +172,10 @@ def save(
 
 
 @contextmanager
-def atomic_hdf5(path: Path) -> Iterator[h5py.File]:
+def atomic_hdf5(path: Path, **attrs) -> Iterator[h5py.File]:
     """An HDF5 file to write that appears at ``path`` only when complete: written beside it
-    under a temporary name, then renamed. A crash leaves no half file behind."""
+    under a temporary name, then renamed. A crash leaves no half file behind. ``attrs`` that
+    are not None become root attributes, in order."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     umask = os.umask(0)
@@ -184,6 +184,9 @@ def atomic_hdf5(path: Path) -> Iterator[h5py.File]:
     os.close(fd)
     try:
         with h5py.File(tmp, "w", track_order=True) as f:
+            for key, value in attrs.items():
+                if value is not None:
+                    f.attrs[key] = value
             yield f
         os.replace(tmp, path)
     except BaseException:

@@ -33,6 +33,19 @@ def model(tmp_path) -> str:
     return str(path)
 
 
+@pytest.fixture
+def big_model(tmp_path) -> str:
+    """A layer no core can hold: 64 maps of 64x64 need 262144 neuron words."""
+    path = tmp_path / "big.py"
+    path.write_text(
+        "from torch import nn\nimport sinabs.layers as sl\n"
+        "def big():\n"
+        "    return nn.Sequential(nn.Conv2d(2, 64, 3, padding=1, bias=False),"
+        " sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0))\n"
+    )
+    return f"{path}:big"
+
+
 def speck_hil(*args, pythonpath=None):
     env = dict(os.environ)
     if pythonpath:
@@ -119,15 +132,8 @@ def test_replay_on_a_missing_devkit_exits_3_with_one_line(model, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_replay_of_an_undeployable_network_exits_2(tmp_path, capsys):
-    path = tmp_path / "big.py"
-    path.write_text(
-        "from torch import nn\nimport sinabs.layers as sl\n"
-        "def big():\n"
-        "    return nn.Sequential(nn.Conv2d(2, 64, 3, padding=1, bias=False),"
-        " sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0))\n"
-    )
-    code = main(["replay", "--model", f"{path}:big", "--recording", "moving_bar_128",
+def test_replay_of_an_undeployable_network_exits_2(big_model, capsys):
+    code = main(["replay", "--model", big_model, "--recording", "moving_bar_128",
                  "--input-shape", "2,64,64"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2
@@ -142,15 +148,8 @@ def test_check_prints_a_core_table(model, capsys):
     assert "0 error(s), 0 warning(s)" in out
 
 
-def test_check_fails_on_a_layer_that_fits_no_core(tmp_path, capsys):
-    path = tmp_path / "big.py"
-    path.write_text(
-        "from torch import nn\nimport sinabs.layers as sl\n"
-        "def big():\n"
-        "    return nn.Sequential(nn.Conv2d(2, 64, 3, padding=1, bias=False),"
-        " sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0))\n"
-    )
-    code = main(["check", "--model", f"{path}:big", "--input-shape", "2,64,64"])
+def test_check_fails_on_a_layer_that_fits_no_core(big_model, capsys):
+    code = main(["check", "--model", big_model, "--input-shape", "2,64,64"])
     out = capsys.readouterr().out
     assert code == 1
     assert "layer 0" in out
