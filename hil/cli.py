@@ -19,6 +19,7 @@ from hil.analysis.lints import check_network, format_core_table
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.profile import load_profile
 from hil.events import EVENT_DTYPE, EventError
+from hil.history.cli import add_history_commands
 from hil.models import ModelError, load_model
 
 EXIT_BAD_INPUT = 2
@@ -175,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
     check.add_argument("--profile", type=Path, help="device profile override (TOML)")
     check.set_defaults(command=_check)
+    add_history_commands(commands)
     return parser
 
 

@@ -12,6 +12,9 @@ Outcomes:
   unit) of a limit, i.e. ``lower ≤ value ≤ lower + marginal`` or
   ``upper - marginal ≤ value ≤ upper``; it passes, and is flagged;
 - ``pass``: everything else, including a value recorded without limits.
+
+``better`` ("lower" or "higher") says which way the value improves, for the nightly
+history's regression detection; left out, the history infers it from the limits.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import enum
 import math
 from dataclasses import dataclass, field
 from numbers import Real
+
+
+BETTER = (None, "lower", "higher")
 
 
 class Outcome(str, enum.Enum):
@@ -58,6 +64,7 @@ class Measurement:
     upper: float | None = None
     marginal: float | None = None
     note: str = ""  # where and why, for a reader of a failure: "layer 2 on core 1, ..."
+    better: str | None = None  # "lower" or "higher": which way the value improves
     outcome: Outcome = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +77,11 @@ class Measurement:
                     f"measurement {self.name!r}: {what} must be a number, got {number!r}"
                 )
             object.__setattr__(self, what, _plain(number))
+        if self.better not in BETTER:
+            raise ValueError(
+                f"measurement {self.name!r}: better must be one of "
+                f"{', '.join(map(str, BETTER))}; got {self.better!r}"
+            )
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
             raise ValueError(
                 f"measurement {self.name!r}: lower limit {self.lower} is above upper {self.upper}"
@@ -117,12 +129,13 @@ class Measurement:
             "limit": self.limit_text(),
             "outcome": str(self.outcome),
             "note": self.note,
+            "better": self.better,
         }
 
 
 class Measure:
     """Records a test's measurements: ``measure(name, value, unit, lower=, upper=,
-    marginal=)``. Nothing raises when a value is out of its limit, so every measurement of a
+    marginal=, better=)``. Nothing raises when a value is out of its limit, so every measurement of a
     test is kept; whoever owns the recorder judges them all at the end (``failures``)."""
 
     def __init__(self) -> None:
@@ -136,8 +149,11 @@ class Measure:
         lower: float | None = None,
         upper: float | None = None,
         marginal: float | None = None,
+        better: str | None = None,
     ) -> Measurement:
-        return self.add(Measurement(name, value, unit, lower, upper, marginal))
+        return self.add(
+            Measurement(name, value, unit, lower, upper, marginal, better=better)
+        )
 
     def add(self, measurement: Measurement) -> Measurement:
         """Record a measurement made elsewhere (analysis code builds its own)."""

@@ -26,8 +26,10 @@ from hil.backends.base import Run
 from hil.checks import HilMeasure
 from hil.chip.profile import ChipProfile, ProfileError, load_profile
 from hil.device_session import SCOPES, DeviceRefused, DeviceSession
+from hil.history import pytest_hooks as history
 from hil.measurement import failure_report
-from hil.report import RunRecord, git_commit, summary_rows, summary_table
+from hil.provenance import profile_provenance, session_provenance
+from hil.report import RunRecord, summary_rows, summary_table
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,21 @@ _OPTIONS = {
         "when to draw a PNG per checked replay (delay, SynOps/s per core, chip vs reference) "
         "into --hil-artifacts: failed (default), always or never",
         ("failed", "always", "never"),
+    ),
+    "hil_history": _Option(
+        "--hil-history",
+        "hil_history",
+        "HIL_HISTORY",
+        None,
+        "append this session's run to the history at PATH_OR_URL (an SQLite file, or a "
+        "database URL such as postgresql://user@host/db) and compare it with the past",
+    ),
+    "hil_fail_on_regression": _Option(
+        "--hil-fail-on-regression",
+        "hil_fail_on_regression",
+        "HIL_FAIL_ON_REGRESSION",
+        False,
+        "an open regression, in the history, of a series this run measured fails the session",
     ),
     "profile": _Option(
         "--profile",
@@ -188,6 +205,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "device(*patterns): runs only on device types matching a pattern, e.g. 'speck2f*'",
     )
     config.pluginmanager.register(HilPlugin(config), HilPlugin.name)
+    history.register(config, _history_target(config), option(config, "hil_fail_on_regression"))
+
+
+def _history_target(config: pytest.Config) -> str | None:
+    """A database URL as given; a file path like every other path option."""
+    value = option(config, "hil_history")
+    return value if not value or "://" in value else str(path_option(config, "hil_history"))
 
 
 def _hil(config: pytest.Config) -> HilPlugin:
@@ -251,6 +275,7 @@ class _TestState:
     failed: bool = False
     judged: int = 0  # failures already reported when the test body ended
     artifacts: list[str] = field(default_factory=list)
+    replays: list[dict] = field(default_factory=list)
     runs: int = 0
     device_error: DeviceError | None = None
     recovery: str | None = None
@@ -283,6 +308,7 @@ class HilPlugin:
         self.artifacts_dir = path_option(config, "hil_artifacts")
         self.devices = DeviceSession(str(self.spec), self._open)
         is_worker = hasattr(config, "workerinput")
+        provenance = session_provenance(config.rootpath, self.profile)
         self.record = RunRecord(
             None if is_worker else path_option(config, "hil_report"),
             {
@@ -291,8 +317,9 @@ class HilPlugin:
                 "device_error": None,
                 "scope": self.scope,
                 "profile": self.profile.source,
-                "git_commit": git_commit(config.rootpath),
+                "git_commit": (provenance["git"] or {}).get("commit"),
                 "rootdir": str(config.rootpath),
+                "provenance": provenance,
             },
         )
         self._phases: dict[str, dict] = {}
@@ -332,6 +359,7 @@ class HilPlugin:
         self.profile = self.devices.device.profile
         self.record.session["device"] = self.devices.info_dict()
         self.record.session["profile"] = self.profile.source
+        self.record.session["provenance"]["profile"] = profile_provenance(self.profile)
 
     def _refusal(self, reason: object) -> str:
         """Why there is no device, with what to do about it."""
@@ -349,7 +377,7 @@ class HilPlugin:
             raise self.devices.open_failure
         opens = self.devices.opens
         try:
-            device = self.devices.begin_test(lambda run: self._save_run(item, state, run))
+            device = self.devices.begin_test(lambda run: self._on_run(item, state, run))
         except DeviceRefused as exc:
             message = self._refusal(exc)
             if self.require:
@@ -365,6 +393,16 @@ class HilPlugin:
         state.recovery = self.devices.end_test(item.nodeid, state.device_error)
         if self.devices.opens != opens:
             self._device_opened()
+
+    def _on_run(self, item: pytest.Item, state: _TestState, run: Run) -> None:
+        state.replays.append(
+            {
+                "recording": run.source,
+                "sha256": run.source_sha256 or None,
+                "config_hash": run.deployment.mapping.config_hash,
+            }
+        )
+        self._save_run(item, state, run)
 
     def _save_run(self, item: pytest.Item, state: _TestState, run: Run) -> None:
         if self.artifacts_dir is None:
@@ -459,6 +497,7 @@ class HilPlugin:
         if call.when == "teardown":
             report.hil = {
                 "measurements": [m.as_dict() for m in state.measure],
+                "replays": state.replays,
                 "artifacts": state.artifacts,
                 "device_error": str(state.device_error) if state.device_error else None,
                 "recovery": state.recovery,
@@ -482,6 +521,7 @@ class HilPlugin:
             self.record.session["device"] = extra["device"]
         entry.update(
             measurements=extra.get("measurements", []),
+            replays=extra.get("replays", []),
             artifacts=extra.get("artifacts", []),
             device_error=extra.get("device_error"),
             recovery=extra.get("recovery"),

@@ -2,13 +2,17 @@
 
 The record is rewritten after every test, atomically, so a session that dies midway (a
 segfault in a driver, a power cut) still leaves a valid file holding every finished test.
-Layout::
+Layout (version 2; version 1 had no ``run_id``, ``provenance`` or ``replays``)::
 
-    {"format": "speck-hil run record", "version": 1,
-     "session": {"device": {...} | null, "device_error": str | null, "scope": ...,
-                 "profile": ..., "git_commit": str | null, "rootdir": ...,
+    {"format": "speck-hil run record", "version": 2,
+     "session": {"run_id": str, "device": {...} | null, "device_error": str | null,
+                 "scope": ..., "profile": ..., "git_commit": str | null, "rootdir": ...,
+                 "provenance": {"versions": {"harness", "sinabs", "torch", "samna"},
+                                "host": {...}, "git": {"commit", "branch"} | null,
+                                "profile": {"name", "sha256", "budgets_measured", "content"}},
                  "started": ISO time, "ended": ISO time | null, "exitstatus": int | null},
      "tests": [{"nodeid", "outcome", "duration_s", "measurements": [...],
+                "replays": [{"recording", "sha256", "config_hash"}],
                 "artifacts": [...], "device_error": str | null, "recovery": str | null,
                 "message": str | null}]}
 """
@@ -18,14 +22,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 from hil.measurement import format_number
 
 FORMAT = "speck-hil run record"
-VERSION = 1
+VERSION = 2
 OUTCOME_ORDER = {"fail": 0, "marginal": 1, "pass": 2}
 
 
@@ -33,28 +37,18 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def git_commit(folder: Path) -> str | None:
-    """The commit checked out in ``folder``, or None outside a git work tree."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
-
-
 class RunRecord:
     """The session's record; ``path`` None keeps it in memory only (for the terminal)."""
 
     def __init__(self, path: Path | None, session: dict):
         self.path = path
-        self.session = {"started": now(), "ended": None, "exitstatus": None, **session}
+        self.session = {
+            "run_id": uuid.uuid4().hex,
+            "started": now(),
+            "ended": None,
+            "exitstatus": None,
+            **session,
+        }
         self.tests: list[dict] = []
 
     def add_test(self, test: dict) -> None:

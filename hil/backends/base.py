@@ -59,6 +59,7 @@ class DeviceInfo:
     samna_version: str  # a version, "emulated", or "none"
     profile: str  # the device profile's name and source files
     name: str = ""  # what to call it in messages
+    logic_version: str | None = None  # the board's FPGA logic, where the board reports one
 
     def __str__(self) -> str:
         return self.name or f"{self.device_type}@{self.serial}"
@@ -81,6 +82,7 @@ class Run:
     source: str = ""
     dt_us: int | None = None  # bin width of a time-stepped run; None for a device's own times
     reset_mode: str = ""
+    source_sha256: str = ""  # the recording's, when a Recording was replayed
 
     def outputs_of(self, core: int) -> np.ndarray:
         return self.outputs[self.outputs["layer"] == core]
@@ -137,6 +139,7 @@ class Deployment:
             source=source,
             dt_us=self.device.dt_us,
             reset_mode=self.reset_mode,
+            source_sha256=events.sha256 if isinstance(events, Recording) else "",
         )
         self.device._notify(run)
         return run

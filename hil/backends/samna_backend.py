@@ -76,6 +76,7 @@ class SamnaDevice(Device):
             profile=profile.source,
             name=f"{spec.device_type}@{device_info.serial_number}"
             + (" (emulated)" if kind == "emulated" else ""),
+            logic_version=_logic_version(device_info),
         )
         try:
             self._handle = samna.device.open_device(device_info)
@@ -266,3 +267,10 @@ def _select(samna: ModuleType, spec: DeviceSpec) -> Any:
             "run `speck-hil devices` to list devices",
         )
     return matching[index]
+
+
+def _logic_version(device_info: Any) -> str | None:
+    """The board's logic version, for the run record's provenance; None where samna's
+    device info has none."""
+    version = getattr(device_info, "logic_version", None)
+    return None if version is None else str(version)

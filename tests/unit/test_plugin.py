@@ -176,6 +176,7 @@ def test_measurement_text_record_and_checks():
         "limit": "1 ≤ x ≤ 9",
         "outcome": "marginal",
         "note": "",
+        "better": None,
     }
     assert Measurement("x", math.nan, upper=1).as_dict()["value"] == "nan"
     assert json.dumps(Measurement("x", -math.inf).as_dict())

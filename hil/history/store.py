@@ -1,0 +1,408 @@
+"""The store of past runs: an SQLite file by default, any SQLAlchemy URL for a lab's server.
+
+Runs are only ever added, each in one transaction, so a run is stored whole or not at all and
+nothing stored earlier is touched. A run's ``run_id`` is unique: importing the same record
+twice stores it once. Several processes (several lab hosts) may append at once: SQLite
+serialises the writers with its file lock (the busy timeout makes them wait instead of
+failing), a server does so with its transactions.
+
+A series is one measurement of one test on one device serial and profile; its points are
+ordered by their run's start time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from hil.history.records import HistoryError, RunEntry
+
+SCHEMA_VERSION = 1
+SQLITE_BUSY_TIMEOUT_S = 60.0
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "hil_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("started", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("ended", sa.DateTime(timezone=True)),
+    sa.Column("stored", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("exitstatus", sa.Integer),
+    sa.Column("host", sa.Text, nullable=False, default=""),
+    sa.Column("git_commit", sa.String(64)),
+    sa.Column("git_branch", sa.Text),
+    sa.Column("harness_version", sa.String(64)),
+    sa.Column("sinabs_version", sa.String(64)),
+    sa.Column("torch_version", sa.String(64)),
+    sa.Column("samna_version", sa.String(64)),
+    sa.Column("device_type", sa.String(64), nullable=False, default=""),
+    sa.Column("serial", sa.Text, nullable=False, default=""),
+    sa.Column("logic_version", sa.String(64)),
+    sa.Column("profile", sa.Text, nullable=False, default=""),
+    sa.Column("profile_sha256", sa.String(64)),
+    sa.Column("budgets_measured", sa.Boolean),
+    sa.Column("provenance", sa.Text, nullable=False),  # JSON: everything the source said
+)
+
+results = sa.Table(
+    "hil_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run", sa.Integer, sa.ForeignKey("hil_runs.id"), nullable=False, index=True),
+    sa.Column("test", sa.Text, nullable=False),
+    sa.Column("measurement", sa.Text, nullable=False),
+    sa.Column("serial", sa.Text, nullable=False),
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("value", sa.Float),  # NULL: not a number
+    sa.Column("unit", sa.Text, nullable=False, default=""),
+    sa.Column("lower", sa.Float),
+    sa.Column("upper", sa.Float),
+    sa.Column("marginal", sa.Float),
+    sa.Column("outcome", sa.String(20), nullable=False, default=""),
+    sa.Column("better", sa.String(10)),
+    sa.Index("ix_hil_results_series", "test", "measurement", "serial", "profile"),
+)
+
+replays = sa.Table(
+    "hil_replays",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run", sa.Integer, sa.ForeignKey("hil_runs.id"), nullable=False, index=True),
+    sa.Column("test", sa.Text, nullable=False),
+    sa.Column("recording", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("config_hash", sa.String(64)),
+)
+
+meta = sa.Table(
+    "hil_meta",
+    metadata,
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    test: str
+    measurement: str
+    serial: str
+    profile: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.test}::{self.measurement}"
+
+    def __str__(self) -> str:
+        where = " ".join(p for p in (self.serial, self.profile) if p)
+        return f"{self.name} [{where}]" if where else self.name
+
+
+@dataclass(frozen=True)
+class Point:
+    """One value of a series, with the run it came from."""
+
+    run_id: str
+    started: dt.datetime
+    value: float | None
+    unit: str
+    lower: float | None
+    upper: float | None
+    marginal: float | None
+    better: str | None
+    git_commit: str | None
+    versions: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    started: dt.datetime
+    source: str
+    host: str
+    git_commit: str | None
+    git_branch: str | None
+    serial: str
+    profile: str
+    versions: dict[str, str | None]
+    results: int
+    exitstatus: int | None
+
+
+def database_url(path_or_url: str) -> str:
+    """A URL as given (``postgresql://`` uses psycopg 3), or a path as an SQLite URL."""
+    text = str(path_or_url)
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    scheme, rest = text.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return text
+
+
+class HistoryStore:
+    """The history at ``path_or_url``. ``create`` makes the file and tables when absent;
+    without it a missing history is an error (reading commands never create one)."""
+
+    def __init__(self, path_or_url: str, create: bool = True):
+        self.url = database_url(path_or_url)
+        try:
+            url = sa.make_url(self.url)
+        except sa_exc.ArgumentError:
+            raise HistoryError(f"history {path_or_url!r}: not a path or a database URL") from None
+        self.shown = url.render_as_string(hide_password=True)
+        if url.get_backend_name() == "sqlite" and url.database:
+            path = Path(url.database)
+            if not create and not path.is_file():
+                raise HistoryError(f"history {path}: no such file")
+            if create:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise HistoryError(f"history {path}: cannot create its folder: {exc}") from None
+        try:
+            self.engine = sa.create_engine(url, **_engine_options(url))
+        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+            raise HistoryError(f"history {self.shown}: {_first_line(exc)}") from None
+        with self._errors("open"):
+            if create:
+                self._create()
+            self._check_schema()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sa_exc.SQLAlchemyError as exc:
+            cause = _first_line(getattr(exc, "orig", None) or exc)
+            raise HistoryError(f"history {self.shown}: cannot {doing}: {cause}") from None
+
+    def _create(self) -> None:
+        # Two processes creating the schema at once: the slower one fails on a table the
+        # other just made; checking again then finds everything in place.
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                with self.engine.begin() as connection:
+                    stored = connection.execute(
+                        sa.select(meta.c.value).where(meta.c.key == "schema_version")
+                    ).scalar()
+                    if stored is None:
+                        connection.execute(
+                            meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                        )
+                return
+            except (sa_exc.OperationalError, sa_exc.ProgrammingError, sa_exc.IntegrityError):
+                if attempt == 2:
+                    raise
+
+    def _check_schema(self) -> None:
+        if not sa.inspect(self.engine).has_table(meta.name):
+            raise HistoryError(f"history {self.shown}: holds no speck-hil history")
+        with self.engine.connect() as connection:
+            stored = connection.execute(
+                sa.select(meta.c.value).where(meta.c.key == "schema_version")
+            ).scalar()
+        if stored is None or int(stored) > SCHEMA_VERSION:
+            raise HistoryError(
+                f"history {self.shown}: schema version {stored}, this speck-hil reads "
+                f"{SCHEMA_VERSION}; upgrade speck-hil"
+            )
+
+    def append(self, entry: RunEntry) -> bool:
+        """Store a run, whole, in one transaction. False when it is stored already."""
+        with self._errors("store a run"):
+            try:
+                with self.engine.begin() as connection:
+                    self._insert(connection, entry)
+            except sa_exc.IntegrityError:
+                if self._has_run(entry.run_id):
+                    return False
+                raise
+        return True
+
+    def _has_run(self, run_id: str) -> bool:
+        with self.engine.connect() as connection:
+            found = connection.execute(sa.select(runs.c.id).where(runs.c.run_id == run_id))
+            return found.first() is not None
+
+    def _insert(self, connection: sa.Connection, entry: RunEntry) -> None:
+        versions = entry.versions
+        row = connection.execute(
+            runs.insert().values(
+                run_id=entry.run_id,
+                started=entry.started.astimezone(dt.timezone.utc),
+                ended=entry.ended.astimezone(dt.timezone.utc) if entry.ended else None,
+                stored=dt.datetime.now(dt.timezone.utc),
+                source=entry.source,
+                exitstatus=entry.exitstatus,
+                host=entry.host,
+                git_commit=entry.git_commit,
+                git_branch=entry.git_branch,
+                harness_version=versions.get("harness"),
+                sinabs_version=versions.get("sinabs"),
+                torch_version=versions.get("torch"),
+                samna_version=versions.get("samna"),
+                device_type=entry.device_type,
+                serial=entry.serial,
+                logic_version=entry.logic_version,
+                profile=entry.profile,
+                profile_sha256=entry.profile_sha256,
+                budgets_measured=entry.budgets_measured,
+                provenance=json.dumps(
+                    {"versions": versions, **entry.provenance}, default=str, ensure_ascii=False
+                ),
+            )
+        )
+        run_pk = row.inserted_primary_key[0]
+        if entry.results:
+            connection.execute(
+                results.insert(),
+                [
+                    {
+                        "run": run_pk,
+                        "test": r.test,
+                        "measurement": r.measurement,
+                        "serial": entry.serial,
+                        "profile": entry.profile,
+                        "value": r.value,
+                        "unit": r.unit,
+                        "lower": r.lower,
+                        "upper": r.upper,
+                        "marginal": r.marginal,
+                        "outcome": r.outcome,
+                        "better": r.better,
+                    }
+                    for r in entry.results
+                ],
+            )
+        if entry.replays:
+            connection.execute(
+                replays.insert(),
+                [
+                    {
+                        "run": run_pk,
+                        "test": r.test,
+                        "recording": r.recording,
+                        "sha256": r.sha256,
+                        "config_hash": r.config_hash,
+                    }
+                    for r in entry.replays
+                ],
+            )
+
+    def runs(self) -> list[RunRow]:
+        """Every run, oldest first."""
+        count = (
+            sa.select(sa.func.count(results.c.id))
+            .where(results.c.run == runs.c.id)
+            .scalar_subquery()
+        )
+        query = sa.select(runs, count.label("n_results")).order_by(runs.c.started, runs.c.id)
+        with self._errors("read the runs"), self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            RunRow(
+                run_id=row["run_id"],
+                started=_utc(row["started"]),
+                source=row["source"],
+                host=row["host"],
+                git_commit=row["git_commit"],
+                git_branch=row["git_branch"],
+                serial=row["serial"],
+                profile=row["profile"],
+                versions=_versions(row),
+                results=row["n_results"],
+                exitstatus=row["exitstatus"],
+            )
+            for row in rows
+        ]
+
+    def series(self) -> list[SeriesKey]:
+        query = sa.select(
+            results.c.test, results.c.measurement, results.c.serial, results.c.profile
+        ).distinct()
+        with self._errors("read the series"), self.engine.connect() as connection:
+            keys = [SeriesKey(*row) for row in connection.execute(query)]
+        return sorted(keys, key=lambda k: (k.test, k.measurement, k.serial, k.profile))
+
+    def points(self, key: SeriesKey) -> list[Point]:
+        """The series' values, ordered by their run's start time."""
+        query = (
+            sa.select(results, runs)
+            .join(runs, results.c.run == runs.c.id)
+            .where(
+                results.c.test == key.test,
+                results.c.measurement == key.measurement,
+                results.c.serial == key.serial,
+                results.c.profile == key.profile,
+            )
+            .order_by(runs.c.started, runs.c.id, results.c.id)
+        )
+        with self._errors("read a series"), self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            Point(
+                run_id=row["run_id"],
+                started=_utc(row["started"]),
+                value=row["value"],
+                unit=row["unit"],
+                lower=row["lower"],
+                upper=row["upper"],
+                marginal=row["marginal"],
+                better=row["better"],
+                git_commit=row["git_commit"],
+                versions=_versions(row),
+            )
+            for row in rows
+        ]
+
+    def all_points(self) -> dict[SeriesKey, list[Point]]:
+        return {key: self.points(key) for key in self.series()}
+
+
+def _engine_options(url: sa.URL) -> dict:
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    if url.get_backend_name() == "postgresql":
+        return {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True}
+    return {}
+
+
+def _versions(row) -> dict[str, str | None]:
+    return {
+        "harness": row["harness_version"],
+        "sinabs": row["sinabs_version"],
+        "torch": row["torch_version"],
+        "samna": row["samna_version"],
+    }
+
+
+def _utc(time: dt.datetime) -> dt.datetime:
+    """SQLite hands back times without their zone; every stored time is UTC."""
+    return time if time.tzinfo else time.replace(tzinfo=dt.timezone.utc)
+
+
+def _first_line(error: object) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
