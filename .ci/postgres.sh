@@ -17,7 +17,8 @@ if [ ! -s "$DATA/PG_VERSION" ]; then
     chmod 700 "$DATA"
     if [ "$(id -u)" = 0 ]; then chown postgres: "$DATA"; fi
     as_postgres "$BIN/initdb" -D "$DATA" -U postgres --auth-local=trust \
-        --auth-host=scram-sha-256 --no-sync >"$DATA.initdb.log"
+        --auth-host=scram-sha-256 --locale=C.UTF-8 --encoding=UTF8 --no-sync \
+        >"$DATA.initdb.log"
 fi
 if ! as_postgres "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
     as_postgres "$BIN/pg_ctl" -D "$DATA" -w -t 60 -l "$DATA/server.log" \

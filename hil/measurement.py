@@ -24,7 +24,6 @@ import math
 from dataclasses import dataclass, field
 from numbers import Real
 
-
 BETTER = (None, "lower", "higher")
 
 
@@ -135,8 +134,9 @@ class Measurement:
 
 class Measure:
     """Records a test's measurements: ``measure(name, value, unit, lower=, upper=,
-    marginal=, better=)``. Nothing raises when a value is out of its limit, so every measurement of a
-    test is kept; whoever owns the recorder judges them all at the end (``failures``)."""
+    marginal=, better=)``. Nothing raises when a value is out of its limit, so every
+    measurement of a test is kept; whoever owns the recorder judges them all at the end
+    (``failures``)."""
 
     def __init__(self) -> None:
         self.measurements: list[Measurement] = []
@@ -151,9 +151,7 @@ class Measure:
         marginal: float | None = None,
         better: str | None = None,
     ) -> Measurement:
-        return self.add(
-            Measurement(name, value, unit, lower, upper, marginal, better=better)
-        )
+        return self.add(Measurement(name, value, unit, lower, upper, marginal, better=better))
 
     def add(self, measurement: Measurement) -> Measurement:
         """Record a measurement made elsewhere (analysis code builds its own)."""

@@ -51,7 +51,13 @@ class HistoryHooks:
             return
         self.lines = [(f"history: run stored in {self.shown}", {})]
         self.lines += [(f"NEW REGRESSION {_text(f)}", {"red": True}) for f in new]
-        self.lines += [(f"recovered {_text(f)}", {"green": True}) for f in recovered]
+        self.lines += [
+            (
+                f"recovered {f.key}: the regression since {f.run.started:%Y-%m-%d} is gone",
+                {"green": True},
+            )
+            for f in recovered
+        ]
         still = [f for f in regressions if f.key not in {n.key for n in new}]
         self.lines += [(f"open regression {_text(f)}", {"yellow": True}) for f in still]
         if not (new or recovered or still):

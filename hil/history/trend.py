@@ -16,7 +16,9 @@ from hil.history.store import Point, SeriesKey
 COLORS = {"worse": "tab:red", "better": "tab:green", "changed": "tab:orange"}
 
 
-def plot_trend(path: str | os.PathLike, key: SeriesKey, points: list[Point], changes: list[Change]) -> Path:
+def plot_trend(
+    path: str | os.PathLike, key: SeriesKey, points: list[Point], changes: list[Change]
+) -> Path:
     """Write the PNG; returns its path."""
     figure = Figure(figsize=(9, 3.6), layout="constrained")
     ax = figure.subplots()
@@ -62,6 +64,8 @@ def _limits(ax, point: Point) -> None:
         if band:
             ax.axhspan(point.upper - band, point.upper, color="orange", alpha=0.2, label="marginal")
     if point.lower is not None:
-        ax.axhline(point.lower, color="red", lw=1, label=None if point.upper is not None else "limit")
+        ax.axhline(
+            point.lower, color="red", lw=1, label=None if point.upper is not None else "limit"
+        )
         if band:
             ax.axhspan(point.lower, point.lower + band, color="orange", alpha=0.2)

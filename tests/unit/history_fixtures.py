@@ -49,12 +49,20 @@ def run_record(
             "git_commit": commit or f"{night:040x}",
             "rootdir": "/lab",
             "provenance": {
-                "versions": {"harness": "0.1.0", "sinabs": "3.1.3", "torch": "2.13.0",
-                             "samna": "emulated"},
+                "versions": {
+                    "harness": "0.1.0",
+                    "sinabs": "3.1.3",
+                    "torch": "2.13.0",
+                    "samna": "emulated",
+                },
                 "host": {"name": "lab-host", "platform": "Linux", "python": "3.11"},
                 "git": {"commit": commit or f"{night:040x}", "branch": "main"},
-                "profile": {"name": profile, "sha256": "ab" * 32, "budgets_measured": False,
-                            "content": {"name": profile}},
+                "profile": {
+                    "name": profile,
+                    "sha256": "ab" * 32,
+                    "budgets_measured": False,
+                    "content": {"name": profile},
+                },
             },
         },
         "tests": [
@@ -63,8 +71,17 @@ def run_record(
                 "outcome": "passed",
                 "duration_s": 1.0,
                 "measurements": [
-                    {"unit": "µs", "lower": None, "upper": None, "marginal": None,
-                     "limit": "", "outcome": "pass", "note": "", "better": None, **m}
+                    {
+                        "unit": "µs",
+                        "lower": None,
+                        "upper": None,
+                        "marginal": None,
+                        "limit": "",
+                        "outcome": "pass",
+                        "note": "",
+                        "better": None,
+                        **m,
+                    }
                     for m in measurements
                 ],
                 "replays": [{"recording": "wave", "sha256": "cd" * 32, "config_hash": "ef" * 32}],
@@ -85,6 +102,8 @@ def history_url(request, tmp_path):
         return
     server = os.environ.get(POSTGRES_ENV)
     if not server:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI without PostgreSQL: .ci/run must set {POSTGRES_ENV}")
         pytest.skip(f"no PostgreSQL server: {POSTGRES_ENV} is unset (.ci/run sets it)")
     import sqlalchemy as sa
 

@@ -38,9 +38,12 @@ def test_runs_are_stored_whole_with_their_provenance(history_url):  # noqa: F811
         assert store.series() == [key]
         assert [p.value for p in store.points(key)] == [100.0, 101.0, 102.0]
         with store.engine.connect() as connection:
-            row = connection.execute(sa.text("SELECT logic_version, budgets_measured, "
-                                             "profile_sha256 FROM hil_runs")).first()
-            replay = connection.execute(sa.text("SELECT recording, sha256 FROM hil_replays")).first()
+            row = connection.execute(
+                sa.text("SELECT logic_version, budgets_measured, profile_sha256 FROM hil_runs")
+            ).first()
+            replay = connection.execute(
+                sa.text("SELECT recording, sha256 FROM hil_replays")
+            ).first()
         assert row == ("0", False, "ab" * 32)
         assert replay == ("wave", "cd" * 32)
 

@@ -1,0 +1,179 @@
+"""``speck-hil history ...``: import, runs, regressions, trend, report; bad input is one line
+and exit status 2, and nothing stored is lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from history_fixtures import START, history_url, run_record  # noqa: F401 (fixture)
+
+from hil.cli import main
+from hil.history.store import HistoryStore
+from hil.history.synthetic import history
+
+TEST = "tests/hil/test_net.py::test_gesture"
+
+
+def _nightly(folder, runs: int = 60, shift_at: int = 40) -> list:
+    """A night per file: delay_max (upper limit) rises 3 σ at ``shift_at``; cosine (lower
+    limit) stays put."""
+    delays = history("shift" if shift_at == 40 else "noise", seed=5)
+    cosines = 0.95 + 0.001 * history("noise", seed=6) / 100
+    files = []
+    for night in range(runs):
+        record = run_record(
+            [
+                {"name": "delay_max", "value": float(delays[night]), "upper": 200.0},
+                {"name": "layer0.cosine", "value": float(cosines[night]), "lower": 0.9},
+            ],
+            night,
+        )
+        path = folder / f"night{night:02d}.json"
+        path.write_text(json.dumps(record))
+        files.append(path)
+    return files
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_import_then_regressions_as_json(history_url, tmp_path, capsys):  # noqa: F811
+    files = _nightly(tmp_path)
+    status, out, _ = _run(capsys, "history", "import", "--db", history_url, *files)
+    assert status == 0 and out.count("stored") == 60
+    status, out, _ = _run(capsys, "history", "import", "--db", history_url, files[0])
+    assert "already stored" in out
+    status, out, _ = _run(capsys, "history", "regressions", "--db", history_url, "--format", "json")
+    assert status == 0
+    [found] = json.loads(out)
+    assert set(found) == {
+        "series",
+        "serial",
+        "direction",
+        "started",
+        "commit",
+        "before",
+        "after",
+        "p",
+    }
+    assert found["series"] == f"{TEST}::delay_max"
+    assert found["serial"] == "SER1"
+    assert found["direction"] == "worse"
+    night = (dt.datetime.fromisoformat(found["started"]) - START).days
+    assert abs(night - 40) <= 1
+    assert found["commit"] == f"{night:040x}"
+    assert found["after"] > found["before"] * 1.05 and found["p"] < 0.01
+    later = (START + dt.timedelta(days=night + 1)).date().isoformat()
+    status, out, _ = _run(
+        capsys, "history", "regressions", "--db", history_url, "--format", "json", "--since", later
+    )
+    assert json.loads(out) == []
+    status, out, _ = _run(capsys, "history", "regressions", "--db", history_url, "--open")
+    assert "delay_max" in out and "open" in out and "cosine" not in out
+    status, out, _ = _run(capsys, "history", "runs", "--db", history_url)
+    assert status == 0 and out.strip().endswith("60 runs") and "lab-host" in out
+
+
+def test_no_regression_in_a_quiet_history(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    _run(capsys, "history", "import", "--db", db, *_nightly(tmp_path, shift_at=-1))
+    status, out, _ = _run(capsys, "history", "regressions", "--db", db, "--format", "json")
+    assert status == 0 and json.loads(out) == []
+
+
+def test_trend_picture(tmp_path, capsys, monkeypatch):
+    db = tmp_path / "h.sqlite"
+    _run(capsys, "history", "import", "--db", db, *_nightly(tmp_path))
+    monkeypatch.setenv("HIL_HISTORY", str(db))
+    out_png = tmp_path / "trend.png"
+    status, out, _ = _run(capsys, "history", "trend", f"{TEST}::delay_max", "--out", out_png)
+    assert status == 0 and "1 change(s)" in out
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    status, _, err = _run(capsys, "history", "trend", f"{TEST}::nothing", "--out", out_png)
+    assert status == 2 and "not in the history" in err
+
+
+def test_pytest_benchmark_files_trend_beside_chip_runs(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    bench = {
+        "machine_info": {"node": "ci-host", "python_version": "3.11.7"},
+        "commit_info": {"id": "abc123", "branch": "main"},
+        "datetime": "2026-01-02T03:04:05.000006",
+        "version": "5.1.0",
+        "benchmarks": [
+            {
+                "name": "test_replay",
+                "fullname": "tests/benchmarks/test_b.py::test_replay",
+                "stats": {"min": 0.1, "max": 0.3, "mean": 0.2, "median": 0.19, "stddev": 0.01},
+            }
+        ],
+    }
+    path = tmp_path / "0001_bench.json"
+    path.write_text(json.dumps(bench))
+    status, out, _ = _run(capsys, "history", "import", "--db", db, path)
+    assert status == 0 and "3 values" in out
+    with HistoryStore(str(db)) as store:
+        [key, *_] = store.series()
+        assert key.serial == "host:ci-host"
+        [point] = store.points(key)
+        assert point.better == "lower" and point.git_commit == "abc123"
+        assert point.started == dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("{not json", "not JSON"),
+        ('{"some": "other tool"}', "neither a speck-hil run record"),
+        ("[1, 2]", "neither a speck-hil run record"),
+        (
+            '{"format": "speck-hil run record", "version": 1, "session": {}, "tests": []}',
+            "version 1 is older",
+        ),
+        (
+            '{"format": "speck-hil run record", "version": 2, "session": {}, "tests": []}',
+            "field 'provenance'",
+        ),
+    ],
+)
+def test_bad_files_are_one_line_and_lose_nothing(tmp_path, capsys, content, says):
+    db = tmp_path / "h.sqlite"
+    good = _nightly(tmp_path, runs=2)
+    _run(capsys, "history", "import", "--db", db, good[0])
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    status, out, err = _run(capsys, "history", "import", "--db", db, bad, good[1])
+    assert status == 2
+    assert err.count("\n") == 1 and str(bad) in err and says in err
+    assert "night01.json: stored" in out  # the good file after the bad one is stored too
+    with HistoryStore(str(db)) as store:
+        assert len(store.runs()) == 2
+
+
+def test_bad_values_name_their_field(tmp_path, capsys):
+    record = run_record([{"name": "delay_max", "value": [1]}])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(record))
+    status, _, err = _run(capsys, "history", "import", "--db", tmp_path / "h.sqlite", bad)
+    assert status == 2 and "tests[0].measurements[0].value: expected a number" in err
+
+
+def test_an_unreachable_database_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "night.json"
+    path.write_text(json.dumps(run_record([{"name": "x", "value": 1.0}])))
+    url = "postgresql://lab:secret@127.0.0.1:9/nightly"
+    for argv in (["import", "--db", url, path], ["runs", "--db", url]):
+        status, _, err = _run(capsys, "history", *argv)
+        assert status == 2 and err.count("\n") == 1 and "127.0.0.1:9" in err
+        assert "secret" not in err
+    assert path.exists()
+    monkeypatch.delenv("HIL_HISTORY", raising=False)
+    status, _, err = _run(capsys, "history", "runs")
+    assert status == 2 and "--db" in err
+    status, _, err = _run(capsys, "history", "runs", "--db", tmp_path / "missing.sqlite")
+    assert status == 2 and "no such file" in err

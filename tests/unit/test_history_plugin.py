@@ -1,0 +1,147 @@
+"""The history in a pytest session: provenance in the run record, the run appended, this run
+against history at the end of the summary, --hil-fail-on-regression, a store that fails."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from history_fixtures import run_record
+
+from hil.history.records import from_record
+from hil.history.store import HistoryStore
+from hil.history.synthetic import history
+
+REPO = Path(__file__).resolve().parents[2]
+
+LATENCY = """
+import os
+
+def test_speed(measure):
+    measure("latency", float(os.environ["LATENCY"]), "ms", upper=200)
+"""
+
+DEVICE_TEST = """
+from fixtures.models import INPUT_SHAPE_34, scnn_34
+
+def test_replay(speck, recording, measure):
+    chip = speck.deploy(scnn_34(), input_shape=INPUT_SHAPE_34)
+    run = chip.replay(recording("poisson_34"))
+    measure("events_out", len(run.outputs), "events", lower=1, better="higher")
+"""
+
+
+@pytest.fixture(autouse=True)
+def _lean_inner_runs(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark -p no:xdist")
+    for name in ("HIL_DEVICE", "HIL_PROFILE", "HIL_HISTORY", "HIL_FAIL_ON_REGRESSION"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _past(db: Path, nights: int = 40) -> None:
+    """Forty quiet nights of test_speed.py::test_speed's latency around 100 ms."""
+    values = history("noise", seed=11)
+    with HistoryStore(str(db)) as store:
+        for night in range(nights):
+            record = run_record(
+                [{"name": "latency", "value": float(values[night]), "unit": "ms", "upper": 200}],
+                night,
+                test="test_speed.py::test_speed",
+                serial="",
+            )
+            record["session"]["device"] = None
+            store.append(from_record(record))
+
+
+@pytest.mark.slow
+def test_a_new_regression_ends_the_summary_and_fails_the_night(pytester, monkeypatch):
+    db = pytester.path / "history.sqlite"
+    _past(db)
+    pytester.makepyfile(test_speed=LATENCY)
+    monkeypatch.setenv("LATENCY", "100")
+    quiet = pytester.runpytest("--hil-history", "history.sqlite", "--hil-fail-on-regression")
+    assert quiet.ret == 0
+    assert "no open regressions" in quiet.stdout.str()
+    monkeypatch.setenv("LATENCY", "130")  # slower from tonight on
+    results = [pytester.runpytest("--hil-history", "history.sqlite") for _ in range(3)]
+    assert [r.ret for r in results] == [0, 0, 0]  # not asked to fail
+    assert "NEW REGRESSION" not in results[0].stdout.str()  # one night is no change yet
+    last = results[-1].stdout.str()
+    assert "NEW REGRESSION test_speed.py::test_speed::latency" in last
+    assert last.rstrip().splitlines()[-1].startswith("=")  # pytest's own last line ...
+    summary = last[last.index("speck-hil history") :]
+    assert "worse" in summary and "p=" in summary  # ... right after ours
+    failing = pytester.runpytest("--hil-history", "history.sqlite", "--hil-fail-on-regression")
+    assert failing.ret == 1
+    assert "open regression" in failing.stdout.str()
+    monkeypatch.setenv("LATENCY", "100")  # fixed
+    fixed = [pytester.runpytest("--hil-history", "history.sqlite").stdout.str() for _ in range(5)]
+    recovered = [i for i, out in enumerate(fixed) if "recovered test_speed.py::test_speed" in out]
+    assert len(recovered) == 1  # said once, on the night the regression is gone
+    assert "no open regressions" in fixed[recovered[0] + 1]
+    with HistoryStore(str(db)) as store:
+        assert len(store.runs()) == 40 + 1 + 3 + 1 + 5
+
+
+def test_an_unreachable_history_stops_the_session_before_any_test(pytester):
+    pytester.makepyfile(test_speed=LATENCY)
+    result = pytester.runpytest("--hil-history", "postgresql://lab:pw@127.0.0.1:9/nightly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--hil-history: history postgresql+psycopg://lab:***@127.0.0.1:9/nightly" in (
+        result.stderr.str()
+    )
+
+
+def test_a_store_that_fails_at_the_end_keeps_the_run(pytester, monkeypatch):
+    monkeypatch.setenv("LATENCY", "100")
+    pytester.makepyfile(
+        test_speed=LATENCY
+        + """
+def test_store_breaks():
+    from pathlib import Path
+    Path("history.sqlite").write_bytes(b"not a database" * 100)
+"""
+    )
+    result = pytester.runpytest("--hil-history", "history.sqlite")
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "this run was NOT stored" in out
+    [kept] = pytester.path.glob("hil-run-*.json")
+    record = json.loads(kept.read_text())
+    assert [t["nodeid"] for t in record["tests"]] == [
+        "test_speed.py::test_speed",
+        "test_speed.py::test_store_breaks",
+    ]
+
+
+def test_the_run_record_carries_its_provenance(pytester):
+    shutil.copytree(REPO / "recordings", pytester.path / "recordings")
+    shutil.copytree(REPO / "fixtures", pytester.path / "fixtures")
+    pytester.makepyfile(test_device=DEVICE_TEST)
+    result = pytester.runpytest("--hil-report", "hil.json", "--hil-history", "h.sqlite")
+    assert result.ret == 0
+    record = json.loads((pytester.path / "hil.json").read_text())
+    session = record["session"]
+    assert record["version"] == 2 and len(session["run_id"]) == 32
+    provenance = session["provenance"]
+    assert set(provenance["versions"]) == {"harness", "sinabs", "torch", "samna"}
+    assert provenance["versions"]["samna"] == "emulated"
+    assert provenance["versions"]["sinabs"].startswith("3.")
+    assert provenance["host"]["name"]
+    assert provenance["git"] is None  # pytester's folder is no git work tree
+    profile = provenance["profile"]
+    assert profile["name"] == "speck2f" and len(profile["sha256"]) == 64
+    assert profile["budgets_measured"] in (True, False)
+    assert profile["content"]["n_cores"] == 9 and "source" not in profile["content"]
+    device = session["device"]
+    assert device["serial"] and device["logic_version"] is not None
+    [replay] = record["tests"][0]["replays"]
+    manifest = (pytester.path / "recordings" / "manifest.toml").read_text()
+    assert replay["recording"] == "poisson_34" and replay["sha256"] in manifest
+    assert len(replay["config_hash"]) == 64
+    assert record["tests"][0]["measurements"][0]["better"] == "higher"
+    with HistoryStore(str(pytester.path / "h.sqlite")) as store:
+        [run] = store.runs()
+        assert run.serial == device["serial"] and run.versions["samna"] == "emulated"
