@@ -9,12 +9,20 @@ Quiescence is a barrier, not a sleep: after the payload a ``ReadNeuronValue`` is
 the chip answers it only after everything before it, so once its reply is back, what remains
 is at most the outputs still in flight, collected until the sink stays empty for
 ``quiet_ms``.
+
+Events travel as arrays where the device's buffers take them (the emulated devkit's
+extension of samna's API, found by what the buffers offer), else as samna's event objects;
+the host's side of a replay runs with the cyclic garbage collector paused. Deadlines are in
+device time: on a real chip the timeout starts when the last input is released; on the
+emulated devkit, which has done its work when a write returns, it bounds the device time of
+the outputs, so host speed never fails a healthy device.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from operator import attrgetter
 from types import ModuleType
 from typing import Any
 
@@ -35,8 +43,13 @@ from hil.chip.devices import SINK_BUFFERS, SOURCE_BUFFERS
 from hil.chip.profile import ChipProfile
 from hil.events import SPIKE_DTYPE
 
+#: Events per write: samna's event objects, and spike arrays on the emulated devkit.
 WRITE_CHUNK = 8192
+ARRAY_CHUNK = 1 << 18
 POLL_MS = 20
+#: On a real chip, inputs are released this much later on the stop watch than their times
+#: say, so the host has written the first ones before they are due (outputs are shifted back).
+REAL_LEAD_US = 50_000
 #: Devices this process has open, by (samna module, serial): one owner each.
 _owners: dict[tuple[int, str], SamnaDevice] = {}
 
@@ -54,9 +67,12 @@ class SamnaDevice(Device):
         samna_version: str,
         quiet_ms: int,
         prepare: Callable[[Any], None] | None = None,
+        arrays: bool = True,
     ):
         """``prepare`` is called with the opened board before anything else: the emulated
-        devkit takes the device profile from it, so a lab's override is what it emulates."""
+        devkit takes the device profile from it, so a lab's override is what it emulates.
+        ``arrays=False`` sends events as samna's event objects even where the buffers take
+        arrays (how a real devkit is driven)."""
         self._samna = samna
         self._realtime = kind == "real"
         self._spec = spec
@@ -100,6 +116,9 @@ class SamnaDevice(Device):
             graph.start()
         self._stop_watch = self._handle.get_stop_watch()
         self._stop_watch.set_enable_value(True)
+        #: Events travel as arrays where both buffers take them (the emulated devkit's
+        #: extension of samna's API), else as samna's event objects.
+        self.arrays = arrays and _takes_arrays(self._source, self._sink)
         self._owner_key = (id(samna), self.info.serial)
         _owners[self._owner_key] = self
 
@@ -128,74 +147,134 @@ class SamnaDevice(Device):
     def _replay(self, deployment: Deployment, inputs: np.ndarray, timeout_s: float) -> np.ndarray:
         if deployment.mapping.config_hash != self._applied_hash:
             self._load(deployment)  # a later deploy replaced it on the chip: load it again
-        collected: list[Any] = []
-        partial = _Partial(deployment, inputs, collected, self._chip.event.Spike)
-        deadline = time.monotonic() + timeout_s
+        lead_us = REAL_LEAD_US if self._realtime and len(inputs) else 0
+        outputs = _Outputs(self._chip.event.Spike, lead_us)
+        partial = _Partial(deployment, inputs, outputs)
+        self.last_host_lag_us = 0.0
         try:
-            self._sink.get_events()
-            self._stop_watch.reset()
-            self._stop_watch.start()
-            released = time.monotonic() + (int(inputs["t"][-1]) / 1e6 if len(inputs) else 0)
-            for start in range(0, len(inputs), WRITE_CHUNK):
-                self._source.write(self._spikes(inputs[start : start + WRITE_CHUNK]))
-                collected.extend(self._sink.get_events())
-            barrier_core = min(deployment.mapping.layer2core.values())
-            self._source.write([self._chip.event.ReadNeuronValue(layer=barrier_core, address=0)])
-            self._wait_for_barrier(collected, released if self._realtime else 0, deadline)
-            self._drain(collected, deadline)
+            with collector_paused():  # the host's side of a replay makes no cycles
+                self._read(outputs)  # leftovers of an earlier replay
+                outputs.clear()
+                if self._realtime:
+                    self._replay_in_real_time(deployment, inputs, outputs, lead_us, timeout_s)
+                else:
+                    self._replay_emulated(deployment, inputs, outputs, timeout_s)
         except DeviceError as exc:
-            self._salvage(collected)
-            exc.partial = partial.run()
+            self._salvage(outputs)
+            exc.partial = partial.run(self.last_host_lag_us)
             raise
         except Exception as exc:  # samna raises RuntimeError (and others) when a device goes
-            self._salvage(collected)
+            self._salvage(outputs)
             raise DeviceError(
-                str(self.info), f"failed during replay: {exc}", partial.run()
+                str(self.info), f"failed during replay: {exc}", partial.run(self.last_host_lag_us)
             ) from exc
-        return _to_array(collected, self._chip.event.Spike)
+        return outputs.spikes()
 
-    def _salvage(self, collected: list[Any]) -> None:
-        """Keep what reached the host-side buffer before the device failed."""
-        try:
-            collected.extend(self._sink.get_events())
-        except Exception:  # the buffer went with the device: nothing more to keep
-            return
+    def _replay_emulated(
+        self, deployment: Deployment, inputs: np.ndarray, outputs: _Outputs, timeout_s: float
+    ) -> None:
+        """The emulated chip has done all its work when a write returns, and its stop watch
+        runs on events, not on the host's clock: the deadline is in device time (outputs
+        later than ``timeout_s`` after the last input), so a slow host or a cold compile
+        cache never fails a healthy device."""
+        self._start_stop_watch()
+        self._write_all(inputs, outputs, started=None, lead_us=0)
+        self._write_barrier(deployment)
+        self._read(outputs)
+        if not outputs.answered:
+            raise DeviceError(
+                str(self.info),
+                "stopped answering: the emulated chip took the inputs and did not answer the "
+                f"barrier read ({outputs.count} outputs before it)",
+            )
+        last_input_us = int(inputs["t"][-1]) if len(inputs) else 0
+        _check_quiet_in_device_time(str(self.info), outputs, last_input_us, timeout_s)
 
-    def _wait_for_barrier(self, collected: list[Any], released: float, deadline: float) -> None:
-        """Until the barrier's reply is back and (on a real chip, which releases inputs in
-        real time) the stop watch has passed the last input."""
-        answered = False
-        while True:
-            events = self._sink.get_events_blocking(POLL_MS)
-            collected.extend(events)
-            answered = answered or any(hasattr(event, "neuron_state") for event in events)
-            if answered and time.monotonic() >= released:
-                return
+    def _replay_in_real_time(
+        self,
+        deployment: Deployment,
+        inputs: np.ndarray,
+        outputs: _Outputs,
+        lead_us: int,
+        timeout_s: float,
+    ) -> None:
+        """A real chip releases each input when its stop watch reaches the input's time
+        (shifted by ``lead_us``, so the host can write the first events before they are due).
+        The deadline starts when the last input is released."""
+        started = self._start_stop_watch()
+        self._write_all(inputs, outputs, started, lead_us)
+        last_release = started + (lead_us + (int(inputs["t"][-1]) if len(inputs) else 0)) / 1e6
+        self._write_barrier(deployment)
+        deadline = max(last_release, time.monotonic()) + timeout_s
+        while not (outputs.answered and time.monotonic() >= last_release):
+            self._read(outputs, POLL_MS)
             if time.monotonic() > deadline:
                 raise DeviceError(
                     str(self.info),
-                    "stopped answering: no reply to the barrier read before the timeout",
+                    f"stopped answering: no reply to the barrier read {timeout_s:g} s after the "
+                    f"last input was released; {outputs.activity(since=last_release)}",
+                )
+        while self._read(outputs, self._quiet_ms):
+            if time.monotonic() > deadline:
+                raise DeviceError(
+                    str(self.info),
+                    f"never went quiet: {timeout_s:g} s after the last input was released, "
+                    f"{outputs.activity(since=last_release)}",
                 )
 
-    def _drain(self, collected: list[Any], deadline: float) -> None:
-        while time.monotonic() <= deadline:
-            events = (
-                self._sink.get_events_blocking(self._quiet_ms)
-                if self._quiet_ms
-                else self._sink.get_events()
-            )
-            if not events:
-                return
-            collected.extend(events)
-        raise DeviceError(str(self.info), "never went quiet: outputs kept coming until the timeout")
+    def _start_stop_watch(self) -> float:
+        self._stop_watch.reset()
+        self._stop_watch.start()
+        return time.monotonic()
+
+    def _write_all(
+        self, inputs: np.ndarray, outputs: _Outputs, started: float | None, lead_us: int
+    ) -> None:
+        """Write ``inputs`` in chunks, collecting what comes out in between. With ``started``
+        (a real chip's stop-watch start), measure how late the host wrote each chunk."""
+        chunk = ARRAY_CHUNK if self.arrays else WRITE_CHUNK
+        for start in range(0, len(inputs), chunk):
+            part = inputs[start : start + chunk]
+            if lead_us:
+                part = part.copy()
+                part["t"] += lead_us
+            if self.arrays:
+                self._source.write_array(part)
+            else:
+                self._source.write(self._spikes(part))
+            if started is not None:  # the chunk's first event was due at part["t"][0]
+                late_us = (time.monotonic() - started) * 1e6 - int(part["t"][0])
+                self.last_host_lag_us = max(self.last_host_lag_us, late_us)
+            self._read(outputs)
+
+    def _write_barrier(self, deployment: Deployment) -> None:
+        core = min(deployment.mapping.layer2core.values())
+        self._source.write([self._chip.event.ReadNeuronValue(layer=core, address=0)])
+
+    def _read(self, outputs: _Outputs, timeout_ms: int = 0) -> int:
+        """Move what the sink holds into ``outputs``, waiting up to ``timeout_ms`` for
+        something to arrive; returns how many events came."""
+        if self.arrays:
+            return outputs.add_array(*self._sink.get_array(timeout_ms))
+        events = (
+            self._sink.get_events_blocking(timeout_ms) if timeout_ms else self._sink.get_events()
+        )
+        return outputs.add_events(events)
+
+    def _salvage(self, outputs: _Outputs) -> None:
+        """Keep what reached the host-side buffer before the device failed."""
+        try:
+            self._read(outputs)
+        except Exception:  # the buffer went with the device: nothing more to keep
+            return
 
     def _spikes(self, inputs: np.ndarray) -> list[Any]:
+        """Input events as samna's event objects (the caller pauses the collector)."""
         spike = self._chip.event.Spike
-        with collector_paused():
-            return [
-                spike(layer=layer, x=x, y=y, feature=feature, timestamp=t)
-                for layer, x, y, feature, t in inputs.tolist()
-            ]
+        return [
+            spike(layer=layer, x=x, y=y, feature=feature, timestamp=t)
+            for layer, x, y, feature, t in inputs.tolist()
+        ]
 
     def _guard(self, action: str, call, *args):
         try:
@@ -216,32 +295,124 @@ class SamnaDevice(Device):
             raise DeviceError(str(self.info), f"failed to close: {exc}") from exc
 
 
+class _Outputs:
+    """What a replay collected, in arrival order: spike arrays (the emulated buffers'
+    extension) or samna's event objects; whether the barrier read was answered; and when
+    events arrived, for a timeout to say what the device was doing."""
+
+    def __init__(self, spike_type: type, lead_us: int):
+        self.spike_type, self.lead_us = spike_type, lead_us
+        self.clear()
+
+    def clear(self) -> None:
+        self.parts: list[np.ndarray | list[Any]] = []
+        self.count = 0
+        self.answered = False
+        self.arrivals: list[tuple[float, int]] = []  # (monotonic s, events)
+
+    def add_array(self, spikes: np.ndarray, others: list[Any]) -> int:
+        if len(spikes):
+            self.parts.append(self._on_input_time(spikes))
+        return self._arrived(len(spikes), others)
+
+    def add_events(self, events: list[Any]) -> int:
+        spikes = [e for e in events if isinstance(e, self.spike_type)]
+        if spikes:
+            self.parts.append(spikes)
+        others = (
+            [e for e in events if not isinstance(e, self.spike_type)]
+            if len(spikes) < len(events)
+            else []
+        )
+        return self._arrived(len(spikes), others)
+
+    def _arrived(self, n_spikes: int, others: list[Any]) -> int:
+        self.answered = self.answered or any(hasattr(e, "neuron_state") for e in others)
+        if n_spikes:
+            self.count += n_spikes
+            self.arrivals.append((time.monotonic(), n_spikes))
+        return n_spikes + len(others)
+
+    def activity(self, since: float) -> str:
+        """What the device did from ``since`` (monotonic s) on, as a timeout says it."""
+        now = time.monotonic()
+        recent = sum(n for at, n in self.arrivals if at >= since)
+        if recent:
+            return f"outputs still arriving at {recent / max(now - since, 1e-3):,.0f} ev/s"
+        if not self.arrivals:
+            return "nothing has arrived since the replay started"
+        last = self.spikes()["t"][-1]
+        return (
+            f"nothing since {now - self.arrivals[-1][0]:.1f} s ago "
+            f"(last output at stop-watch t = {last / 1e6:.6f} s)"
+        )
+
+    def spikes(self) -> np.ndarray:
+        """Every spike collected, as one SPIKE_DTYPE array on the inputs' time axis."""
+        if len(self.parts) != 1 or not isinstance(self.parts[0], np.ndarray):
+            arrays = [
+                part if isinstance(part, np.ndarray) else self._on_input_time(_to_array(part))
+                for part in self.parts
+            ]
+            self.parts = [np.concatenate(arrays) if arrays else np.zeros(0, SPIKE_DTYPE)]
+        return self.parts[0]
+
+    def _on_input_time(self, spikes: np.ndarray) -> np.ndarray:
+        if self.lead_us:
+            spikes = spikes.copy()
+            spikes["t"] -= self.lead_us
+        return spikes
+
+
 class _Partial:
     """Builds the ``Run`` a failed replay got as far as."""
 
-    def __init__(
-        self, deployment: Deployment, inputs: np.ndarray, collected: list[Any], spike_type: type
-    ):
-        self.deployment, self.inputs, self.collected = deployment, inputs, collected
-        self.spike_type = spike_type
+    def __init__(self, deployment: Deployment, inputs: np.ndarray, outputs: _Outputs):
+        self.deployment, self.inputs, self.outputs = deployment, inputs, outputs
         self.started = time.time()
 
-    def run(self) -> Run:
+    def run(self, host_lag_us: float) -> Run:
         return Run(
             inputs=self.inputs,
-            outputs=_to_array(self.collected, self.spike_type),
+            outputs=self.outputs.spikes(),
             deployment=self.deployment,
             wall_start=self.started,
             wall_s=time.time() - self.started,
+            host_lag_us=host_lag_us,
         )
 
 
-def _to_array(events: list[Any], spike_type: type) -> np.ndarray:
-    with collector_paused():
-        rows = [
-            (e.layer, e.x, e.y, e.feature, e.timestamp) for e in events if isinstance(e, spike_type)
-        ]
-    return np.array(rows, dtype=SPIKE_DTYPE) if rows else np.zeros(0, dtype=SPIKE_DTYPE)
+def _check_quiet_in_device_time(
+    device: str, outputs: _Outputs, last_input_us: int, timeout_s: float
+) -> None:
+    """An emulated chip still emitting ``timeout_s`` of device time after its last input
+    never went quiet, as a real one would not within that time after the input's release."""
+    spikes = outputs.spikes()
+    deadline_us = last_input_us + timeout_s * 1e6
+    late = spikes["t"] > deadline_us
+    if not late.any():
+        return
+    window_us = min(1e6, timeout_s * 1e6) or 1.0
+    recent = np.count_nonzero((spikes["t"] > deadline_us - window_us) & ~late)
+    outputs.parts = [spikes[~late]]  # the partial run keeps what came before the deadline
+    raise DeviceError(
+        device,
+        f"never went quiet: {timeout_s:g} s of device time after the last input, outputs "
+        f"still arriving at {recent / window_us * 1e6:,.0f} ev/s "
+        f"({np.count_nonzero(late)} outputs after that)",
+    )
+
+
+def _to_array(events: list[Any]) -> np.ndarray:
+    """samna Spike objects as a SPIKE_DTYPE array."""
+    fields = attrgetter("layer", "x", "y", "feature", "timestamp")
+    return np.fromiter(map(fields, events), dtype=SPIKE_DTYPE, count=len(events))
+
+
+def _takes_arrays(source: Any, sink: Any) -> bool:
+    return callable(getattr(source, "write_array", None)) and callable(
+        getattr(sink, "get_array", None)
+    )
 
 
 def _select(samna: ModuleType, spec: DeviceSpec) -> Any:

@@ -29,7 +29,7 @@ import numpy as np
 from hil.chip.profile import ChipProfile, load_profile
 from hil.emulator.program import DVS_LAYER
 from hil.emulator.samna import events as samna_events
-from hil.emulator.samna.nodes import EventNode
+from hil.emulator.samna.nodes import Batch, EventNode, spike_array
 from hil.emulator.speck import Speck
 from hil.events import SPIKE_DTYPE
 
@@ -130,21 +130,28 @@ class ChipModel:
         self._speck = None
         self._offset_us = 0.0
 
-    def process(self, events: list[Any]) -> None:
-        """Run host events through the chip in order, forwarding what comes out."""
+    def process(self, events: Batch) -> None:
+        """Run host events through the chip in order, forwarding what comes out. A spike
+        array (the emulated buffers' extension) goes through as one batch."""
+        if isinstance(events, np.ndarray):
+            self._emit(self._run(events))
+            return
+        if all(type(event) is samna_events.Spike for event in events):  # a write of spikes
+            self._emit(self._run(spike_array(events)))
+            return
         pending: list[tuple[int, int, int, int, float]] = []
         for event in events:
             if isinstance(event, samna_events.Spike | samna_events.DvsEvent):
                 pending.append(self._spike_row(event))
             elif isinstance(event, samna_events.ReadNeuronValue | samna_events.WriteNeuronValue):
-                self._emit(self._run(pending))
+                self._emit(self._run(_spike_array(pending)))
                 pending = []
                 reply = self._neuron_access(event)
                 if reply is not None:
                     self._output.receive([reply])
             else:
                 raise TypeError(f"the chip does not take {type(event).__name__} events")
-        self._emit(self._run(pending))
+        self._emit(self._run(_spike_array(pending)))
 
     def _spike_row(self, event: Any) -> tuple[int, int, int, int, float]:
         if isinstance(event, samna_events.DvsEvent):
@@ -153,22 +160,28 @@ class ChipModel:
             layer, feature = event.layer, event.feature
         return (layer, event.x, event.y, feature, event.timestamp)
 
-    def _run(self, rows: list[tuple]) -> np.ndarray:
-        if not rows:
-            return np.zeros(0, dtype=SPIKE_DTYPE)
+    def _run(self, spikes: np.ndarray) -> np.ndarray:
+        """Release ``spikes`` at their times on the stop watch (at once, if already past);
+        the host's array is left as it was."""
+        if not len(spikes):
+            return spikes
         speck = self._loaded()
-        spikes = np.array(rows, dtype=SPIKE_DTYPE)
-        spikes["t"] = np.maximum(spikes["t"] + round(self._offset_us), int(np.ceil(speck.now_us)))
-        spikes["t"] = np.maximum.accumulate(spikes["t"])
+        t = spikes["t"]
+        release = np.maximum(t + round(self._offset_us), int(np.ceil(speck.now_us)))
+        np.maximum.accumulate(release, out=release)
+        if not np.array_equal(release, t):
+            spikes = spikes.copy()
+            spikes["t"] = release
         spikes = self._devkit.drop(spikes)
         return speck.run(spikes)
 
     def _emit(self, outputs: np.ndarray) -> None:
+        """Forward the chip's outputs (a fresh array) with stop-watch times."""
         if not len(outputs):
             return
-        outputs = outputs.copy()
-        outputs["t"] -= round(self._offset_us)
-        self._output.receive(samna_events.Spike.many(outputs.tolist()))
+        if round(self._offset_us):
+            outputs["t"] -= round(self._offset_us)
+        self._output.receive(outputs)
 
     def _neuron_access(self, event: Any) -> samna_events.NeuronValue | None:
         speck = self._loaded()
@@ -203,6 +216,10 @@ def neuron_index(address: int, shape: tuple[int, int, int], core: int) -> tuple[
     return feature, y, x
 
 
+def _spike_array(rows: list[tuple]) -> np.ndarray:
+    return np.array(rows, dtype=SPIKE_DTYPE) if rows else np.zeros(0, dtype=SPIKE_DTYPE)
+
+
 def _bits(size: int) -> int:
     return (size - 1).bit_length()
 
@@ -212,7 +229,7 @@ class _ChipInput(EventNode):
         super().__init__()
         self._model = model
 
-    def receive(self, events: list[Any]) -> None:
+    def receive(self, events: Batch) -> None:
         self._model._devkit.accept(events)
 
 
@@ -245,7 +262,7 @@ class EmulatedDevkit:
         if limit is not None and self._events_in >= limit:
             raise RuntimeError(f"device {self.info.serial_number} disconnected")
 
-    def accept(self, events: list[Any]) -> None:
+    def accept(self, events: Batch) -> None:
         """Take events from the host, misbehaving as the fault plan says."""
         self.check_connected()
         before = self._events_in
@@ -256,7 +273,7 @@ class EmulatedDevkit:
             self.check_connected()
         self._process(events, before)
 
-    def _process(self, events: list[Any], before: int) -> None:
+    def _process(self, events: Batch, before: int) -> None:
         unresponsive = self.faults.unresponsive_after_events
         if unresponsive is not None:
             events = events[: max(0, unresponsive - before)]

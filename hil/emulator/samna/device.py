@@ -72,6 +72,9 @@ def open_device(device: DeviceInfo | str) -> Any:
     if info.serial_number not in _opened:
         from hil.emulator import samna
         from hil.emulator.devkit import EmulatedDevkit
+        from hil.emulator.warmup import warm_up
+
+        warm_up()  # compiled now, not inside the first replay
 
         chip = _chip_of(info)
         config_type = getattr(samna, chip).configuration.SpeckConfiguration

@@ -8,6 +8,7 @@ many, so they are slotted records rather than ``Struct`` s.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import starmap
 from typing import Any, ClassVar, TypeVar
 
 from hil.bulk import collector_paused
@@ -43,18 +44,10 @@ class Event:
 
     @classmethod
     def many(cls: type[E], rows: Iterable[Sequence[int]]) -> list[E]:
-        """Events from rows of plain ints, in field order, without per-field coercion: how
-        the emulated chip emits its outputs by the hundred thousand."""
-        setters = [getattr(cls, name).__set__ for name in cls._fields]
-        new = object.__new__
-        events = []
+        """Events from rows of fields in positional order: how the emulated chip hands its
+        outputs to samna's API by the hundred thousand."""
         with collector_paused():
-            for row in rows:
-                event = new(cls)
-                for set_field, value in zip(setters, row, strict=True):
-                    set_field(event, value)
-                events.append(event)
-        return events
+            return list(starmap(cls, rows))
 
     def __setattr__(self, name: str, value: Any) -> None:
         if type(value) is not int:  # the common case skips coercion: events come by the million
@@ -78,6 +71,26 @@ class Spike(Event):
 
     _fields = ("layer", "x", "y", "feature", "timestamp")
     __slots__ = _fields
+
+    def __init__(
+        self, layer: Any = 0, x: Any = 0, y: Any = 0, feature: Any = 0, timestamp: Any = 0
+    ):
+        """Spelled out, and setting the slots directly: spikes come by the million."""
+        if not type(layer) is type(x) is type(y) is type(feature) is type(timestamp) is int:
+            layer, x, y, feature, timestamp = (
+                as_int(value, f"Spike.{name}")
+                for name, value in zip(self._fields, (layer, x, y, feature, timestamp), strict=True)
+            )
+        _set_layer(self, layer)
+        _set_x(self, x)
+        _set_y(self, y)
+        _set_feature(self, feature)
+        _set_timestamp(self, timestamp)
+
+
+_set_layer, _set_x, _set_y, _set_feature, _set_timestamp = (
+    getattr(Spike, name).__set__ for name in Spike._fields
+)
 
 
 class DvsEvent(Event):
