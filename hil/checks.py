@@ -21,7 +21,7 @@ from hil.analysis.lints import LintReport, lint_deployment
 from hil.analysis.plots import plot_run
 from hil.analysis.stall import StallReport, stall_report
 from hil.analysis.synops import SynopsReport, synops_report
-from hil.backends.base import Deployment, Run
+from hil.backends.base import HOST_LAG_TOLERANCE_US, Deployment, Run
 from hil.measurement import Measure, Measurement
 from hil.recordings import Recording
 
@@ -51,9 +51,28 @@ class HilMeasure(Measure):
         max_drain_us: float | None = None,
     ) -> StallReport:
         """Output delay and drain within the profile's stall limits (or the ones given);
-        drift within ``max_drift`` µs per s when given. Needs a device with time."""
+        drift within ``max_drift`` µs per s when given. Needs a device with time.
+
+        A host-limited run (the host wrote inputs after they were due) cannot be judged:
+        its delay is the host's; it records a failed ``host_lag`` instead of any delay."""
         report = stall_report(run, max_delay_us, max_drain_us, max_drift)
         prefix = _prefix(run)
+        self._reports_of(run).stall = report
+        if run.host_limited:
+            note = (
+                "the host wrote inputs up to this late after they were due, so output delay "
+                "is the host's, not the chip's; replay on a less busy host"
+            )
+            self.add(
+                Measurement(
+                    f"{prefix}host_lag",
+                    run.host_lag_us,
+                    "µs",
+                    upper=HOST_LAG_TOLERANCE_US,
+                    note=note,
+                )
+            )
+            return report
         where = f"peak at t = {report.peak_t_us / 1e6:.3f} s on {run.deployment.device.info}"
         self.add(
             Measurement(
@@ -67,7 +86,6 @@ class HilMeasure(Measure):
             Measurement(f"{prefix}delay_drift", report.drift_us_per_s, "µs/s", upper=max_drift)
         )
         self.add(Measurement(f"{prefix}rate_lag", report.rate_lag_us, "µs"))
-        self._reports_of(run).stall = report
         return report
 
     def agreement(
@@ -136,10 +154,13 @@ class HilMeasure(Measure):
         self._reports_of(run).agreement = agreement(run, references[verdict.behaves_like])
         return verdict
 
-    def synops_within_budget(self, run: Run, window_us: int = 10_000) -> SynopsReport:
+    def synops_within_budget(
+        self, run: Run, window_us: int = 10_000, compute_sinabs: bool = False
+    ) -> SynopsReport:
         """Each core's peak SynOps/s over ``window_us`` windows against its budget in the
-        device profile; the seed's formula and sinabs' SNNAnalyzer estimates beside it."""
-        report = synops_report(run, window_us=window_us)
+        device profile; the seed's formula beside it, and sinabs' SNNAnalyzer estimate when
+        a reference ran on the same recording (or, with ``compute_sinabs``, always)."""
+        report = synops_report(run, window_us=window_us, compute_sinabs=compute_sinabs)
         prefix = _prefix(run)
         for core in report.cores.values():
             start, end = core.peak_window_us

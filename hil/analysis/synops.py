@@ -16,20 +16,18 @@ averages away: events are counted on a fine grid of ``bin_us`` bins and summed o
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from sinabs.activation import MultiSpike
-from sinabs.synopcounter import SNNAnalyzer
 
 from hil.backends.base import Run
-from hil.backends.deploy import Mapping, cnn_layers
-from hil.backends.sinabs_backend import configured_copy, spike_frames
 from hil.chip.profile import ChipProfile
 from hil.emulator.compile import program_from_config
 from hil.emulator.program import DVS_LAYER, CoreProgram
+
+if TYPE_CHECKING:
+    from hil.backends.deploy import Mapping
 
 DEFAULT_WINDOW_US = 10_000
 DEFAULT_BIN_US = 1_000
@@ -90,11 +88,15 @@ def synops_report(
     window_us: int = DEFAULT_WINDOW_US,
     bin_us: int = DEFAULT_BIN_US,
     sinabs_dt_us: int | None = DEFAULT_DT_US,
+    compute_sinabs: bool = False,
 ) -> SynopsReport:
     """SynOps/s per core of ``run``, which must monitor every core that sends to another.
 
     ``profile`` gives the budgets (default: the run's device profile). ``sinabs_dt_us`` is the
-    time step of sinabs' reference estimate; None skips it.
+    time step of sinabs' SNNAnalyzer estimate on the reference (None skips it). That figure
+    comes from the reference's own forward when ``Deployment.reference`` already ran on the
+    run's inputs; otherwise it is computed (one more sinabs forward) only when
+    ``compute_sinabs`` is True, and left out (None) when it is False.
     """
     if window_us % bin_us:
         raise ValueError(f"window_us ({window_us}) must be a multiple of bin_us ({bin_us})")
@@ -106,14 +108,15 @@ def synops_report(
     t_last = max([t0, *(int(t.max()) for t, _ in arrivals.values() if len(t))])
     n_bins = (t_last - t0) // bin_us + 1
     duration_us = n_bins * bin_us
-    sinabs_rates = (
-        sinabs_synops_per_s(
-            mapping, run.inputs, sinabs_dt_us, t0, duration_us, run.reset_mode or "subtract"
+    duration_s = duration_us / US_PER_S
+    sinabs_synops = (
+        run.deployment.sinabs_synops(
+            run.inputs, sinabs_dt_us, run.reset_mode or "subtract", compute=compute_sinabs
         )
         if sinabs_dt_us is not None
-        else {}
+        else None
     )
-    duration_s = duration_us / US_PER_S
+    sinabs_rates = {core: n / duration_s for core, n in (sinabs_synops or {}).items()}
     report = {}
     for index, core in cores.items():
         t, synops = arrivals[index]
@@ -220,46 +223,6 @@ def sliding_rate(
     sums = totals[bins_per_window:] - totals[:-bins_per_window]
     starts = np.arange(len(sums), dtype=np.int64) * bin_us
     return starts, sums * US_PER_S / (bins_per_window * bin_us)
-
-
-def sinabs_synops_per_s(
-    mapping: Mapping,
-    inputs: np.ndarray,
-    dt_us: int,
-    t0: int,
-    duration_us: int,
-    reset_mode: str = "subtract",
-) -> dict[int, float]:
-    """sinabs' SNNAnalyzer on the reference (the discretized network's time-stepped forward
-    with MultiSpike and the deployment's reset, as ``Deployment.reference`` runs it), per core.
-
-    SNNAnalyzer takes dt in milliseconds. Its connection maps count border positions exactly
-    as the chip does, but it counts the spikes sinabs' forward produces: the entry core gets
-    the same events in both, while a later core's figure differs from the chip's by how much
-    its senders' spikes differ (sinabs sums each time step before thresholding and may fire
-    several spikes per neuron and step; the chip thresholds after every event, fires at most
-    once per event and clamps at threshold_low in between).
-    """
-    network = configured_copy(mapping, reset_mode, MultiSpike)
-    n_bins = -(-duration_us // dt_us)
-    frames = spike_frames(inputs, mapping.input_shape, dt_us, t0, n_bins)
-    convs = {id(layer.conv_layer): index for index, layer in cnn_layers(network).items()}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        analyzer = SNNAnalyzer(network, dt=dt_us / 1000)
-    try:
-        with torch.no_grad():
-            network(frames)
-        statistics = analyzer.get_layer_statistics()["parameter"]
-    finally:
-        for handle in analyzer.handles:
-            handle.remove()
-    modules = dict(network.named_modules())
-    return {
-        mapping.core_of(convs[id(modules[name])]): float(stats["synops/s"])
-        for name, stats in statistics.items()
-        if id(modules[name]) in convs
-    }
 
 
 def _check_senders_monitored(cores: dict[int, CoreProgram], monitored: set[int]) -> None:

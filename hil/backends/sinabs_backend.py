@@ -9,6 +9,9 @@ of their bin. It cannot model output decimators, so a deployment that asks for o
 from __future__ import annotations
 
 import copy
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,7 @@ from sinabs.activation import MembraneReset, MembraneSubtract, MultiSpike
 from hil.backends.base import DeployError, Deployment, Device, DeviceInfo
 from hil.backends.deploy import Mapping, cnn_layers
 from hil.backends.spec import DeviceSpec
+from hil.backends.torch_threads import use_torch_threads
 from hil.chip.profile import ChipProfile
 from hil.events import SPIKE_DTYPE
 
@@ -66,12 +70,44 @@ def simulate(
     reset_mode: str,
     dt_us: int = DEFAULT_DT_US,
     spike_fn: type | None = None,
+    synops: dict[int, float] | None = None,
 ) -> np.ndarray:
     """sinabs' time-stepped forward of a mapped network from zero states, on a copy whose
     neurons use ``reset_mode`` ("subtract" or "zero") and ``spike_fn`` (default MultiSpike):
-    the reference a chip is judged against. Outputs as ``forward`` gives them."""
+    the reference a chip is judged against. Outputs as ``forward`` gives them.
+
+    Given a ``synops`` dict, sinabs' SNNAnalyzer counts the SynOps of this same forward into
+    it: per core, the total over the run (so SynOps cost no second forward)."""
     network = configured_copy(mapping, reset_mode, spike_fn or MultiSpike)
-    return forward(network, mapping, inputs, dt_us)
+    if synops is None:
+        return forward(network, mapping, inputs, dt_us)
+    with synops_counted(network, mapping, dt_us, synops):
+        return forward(network, mapping, inputs, dt_us)
+
+
+@contextmanager
+def synops_counted(
+    network: Any, mapping: Mapping, dt_us: int, synops: dict[int, float]
+) -> Iterator[None]:
+    """sinabs' SNNAnalyzer attached to ``network`` while the block runs a forward; then
+    ``synops`` holds each core's SynOps as SNNAnalyzer counts them. Its connection maps count
+    border positions as the chip does, but it counts the spikes sinabs' forward produces."""
+    from sinabs.synopcounter import SNNAnalyzer
+
+    convs = {id(layer.conv_layer): index for index, layer in cnn_layers(network).items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        analyzer = SNNAnalyzer(network, dt=dt_us / 1000)  # dt in ms
+    try:
+        yield
+        statistics = analyzer.get_layer_statistics()["parameter"]
+    finally:
+        for handle in analyzer.handles:
+            handle.remove()
+    modules = dict(network.named_modules())
+    for name, stats in statistics.items():
+        if id(modules[name]) in convs:
+            synops[mapping.core_of(convs[id(modules[name])])] = float(stats["synops"])
 
 
 def reset_mode_of(dynapcnn_layer: Any) -> str | None:
@@ -103,6 +139,7 @@ def forward(network: Any, mapping: Mapping, inputs: np.ndarray, dt_us: int) -> n
     returns the monitored layers' spikes before pooling, one event per spike, at bin start."""
     if len(inputs) == 0:
         return np.zeros(0, dtype=SPIKE_DTYPE)
+    use_torch_threads()
     t0 = int(inputs["t"][0])
     frames = spike_frames(inputs, mapping.input_shape, dt_us, t0)
     recorded: dict[int, torch.Tensor] = {}

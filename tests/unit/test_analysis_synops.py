@@ -162,7 +162,7 @@ def test_sinabs_analyzer_figure_is_in_synops_per_second(sim):
     # so the chip's first-layer spikes, and the second core's SynOps, differ from sinabs'.
     deployment = sim.deploy(two_layer_net(low=-0.3), (2, 16, 16), monitor="all")
     run = deployment.replay(synthetic.poisson(50_000, 0.2, size=(16, 16), seed=4))
-    report = synops_report(run)
+    report = synops_report(run, compute_sinabs=True)
     entry = report.cores[deployment.mapping.entry_core]
     # The entry core gets the same events in both, so only the units can make them differ.
     assert entry.sinabs_synops_per_s == pytest.approx(entry.mean_synops_per_s, rel=1e-6)
