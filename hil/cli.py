@@ -14,13 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from hil import __version__, backends, recordings, synthetic
-from hil.analysis.delay import output_delays
-from hil.analysis.lints import check_network, format_core_table
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.profile import load_profile
 from hil.events import EVENT_DTYPE, EventError
 from hil.history.cli import add_history_commands
-from hil.models import ModelError, load_model
 
 EXIT_BAD_INPUT = 2
 EXIT_DEVICE = 3
@@ -34,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return args.command(args)
-    except (recordings.RecordingError, EventError, ModelError, ValueError) as exc:
+    except (recordings.RecordingError, EventError, ValueError) as exc:  # ModelError too
         print(f"speck-hil: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except backends.DeviceError as exc:
@@ -315,6 +312,8 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from hil.models import load_model  # torch and sinabs load only for a command that needs them
+
     recording = _recording(args.recording)
     shape = args.input_shape or tuple(recording.sensor_size[i] for i in (2, 1, 0))
     net = load_model(args.model)
@@ -341,6 +340,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from hil.analysis.lints import check_network, format_core_table
+    from hil.models import load_model
+
     device_type = args.device_type.lower()
     if device_type not in DEVICE_TYPES:
         raise ValueError(
@@ -364,6 +366,8 @@ def _recording(reference: str) -> recordings.Recording:
 
 
 def _run_summary(device, recording, run) -> list[tuple[str, str]]:
+    from hil.analysis.delay import output_delays
+
     outputs, inputs = run.outputs, run.inputs
     per_core = ", ".join(
         f"core {core}: {count:,}"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,13 +24,15 @@ from hil import recordings
 from hil.artifacts import folder_for, save_run
 from hil.backends import Device, DeviceError, DeviceSpecError, open_device, parse_device_spec
 from hil.backends.base import Run
-from hil.checks import HilMeasure
 from hil.chip.profile import ChipProfile, ProfileError, load_profile
 from hil.device_session import SCOPES, DeviceRefused, DeviceSession
 from hil.history import pytest_hooks as history
-from hil.measurement import failure_report
+from hil.measurement import Measure, failure_report
 from hil.provenance import profile_provenance, session_provenance
 from hil.report import RunRecord, summary_rows, summary_table
+
+if TYPE_CHECKING:
+    from hil.checks import HilMeasure
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,10 @@ def measure(request: pytest.FixtureRequest) -> Iterator[HilMeasure]:
 
     Every measurement is kept; the test fails at its end, listing each one out of limits.
     """
+    from hil.checks import HilMeasure  # the analyses load torch and sinabs: only when asked
+
     state = _state(request.node)
+    state.measure = HilMeasure()
     yield state.measure
     late = state.measure.failures[state.judged :]
     if late:
@@ -271,7 +277,7 @@ def device_profile(request: pytest.FixtureRequest) -> ChipProfile:
 
 @dataclass
 class _TestState:
-    measure: HilMeasure = field(default_factory=HilMeasure)
+    measure: Measure = field(default_factory=Measure)  # a HilMeasure once the fixture runs
     failed: bool = False
     judged: int = 0  # failures already reported when the test body ended
     artifacts: list[str] = field(default_factory=list)
@@ -415,7 +421,11 @@ class HilPlugin:
         """Pictures of the checked replays, when asked for or when the test failed."""
         when = option(self.config, "hil_pictures")
         wanted = when == "always" or (when == "failed" and state.failed)
-        if self.artifacts_dir is None or not wanted:
+        if (
+            self.artifacts_dir is None
+            or not wanted
+            or "measure" not in getattr(item, "fixturenames", ())
+        ):
             return
         folder = folder_for(self.artifacts_dir, item.nodeid)
         state.artifacts += [str(path) for path in state.measure.draw(folder)]

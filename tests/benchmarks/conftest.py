@@ -19,6 +19,10 @@ class SpeedRatios:
         if benchmark.stats is not None:
             self._baselines[group] = benchmark.stats.stats.median
 
+    def baseline_s(self, group: str) -> float | None:
+        """The baseline's median time, if it ran."""
+        return self._baselines.get(group)
+
     def ratio(self, group: str, benchmark) -> float | None:
         if benchmark.stats is None or group not in self._baselines:
             return None
