@@ -45,8 +45,9 @@ def neurons() -> sl.IAFSqueeze:
     return sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0)
 
 
-def nir_scnn() -> nn.Sequential:
+def nir_scnn(seed: int = 0) -> nn.Sequential:
     """The SCNN of the NIR paper (Pedersen et al. 2024) for 2x34x34 N-MNIST input."""
+    torch.manual_seed(seed)
     return nn.Sequential(
         nn.Conv2d(2, 16, 5, stride=2, padding=1, bias=False),
         neurons(),
@@ -64,8 +65,9 @@ def nir_scnn() -> nn.Sequential:
     )
 
 
-def dvs_gesture_net() -> nn.Sequential:
+def dvs_gesture_net(seed: int = 0) -> nn.Sequential:
     """A small network on the full 128x128 sensor."""
+    torch.manual_seed(seed)
     return nn.Sequential(
         nn.Conv2d(2, 8, 2, stride=2, bias=False),
         neurons(),
@@ -91,7 +93,6 @@ def build(snn: nn.Sequential, shape: tuple[int, int, int], spikes: np.ndarray) -
     install_as_samna()
     from sinabs.backend.dynapcnn import DynapcnnNetwork
 
-    torch.manual_seed(0)
     network = DynapcnnNetwork(snn, input_shape=shape, discretize=True)
     config = network.make_config(device="speck2fmodule", monitor_layers="all")
     chip = Speck(config)
