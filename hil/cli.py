@@ -148,7 +148,13 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
     replay.add_argument("--monitor", choices=("exit", "all"), default="exit")
     replay.add_argument("--profile", type=Path, help="device profile override (TOML)")
-    replay.add_argument("--timeout", type=float, metavar="S", help="replay timeout, seconds")
+    replay.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="how long after the last input the device may take to go quiet (default 5 s; "
+        "device time on an emulated devkit)",
+    )
     replay.add_argument(
         "--out", type=Path, help="save the outputs as an HDF5 recording (x, y, p=feature)"
     )
