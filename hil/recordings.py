@@ -4,10 +4,16 @@ Native layout (one file per recording)::
 
     /events/t, /events/x, /events/y, /events/p   chunked, gzip + shuffle (built into libhdf5)
     /ms_to_idx                                   row i = index of the first event with t >= i ms
-    attrs: format, format_version, sensor_size, t_unit = "us", and free metadata
+    attrs: format, format_version, sensor_size, t_unit = "us", t_origin_us, and free metadata
 
-``/ms_to_idx`` lets ``Recording.window`` read only the chunks a time window covers.
-Every reader turns a bad file into a ``RecordingError`` that names the file and the problem.
+``/ms_to_idx`` lets ``Recording.window`` read only the chunks a time window covers; it is
+checked when the file is opened, and left out where it would outweigh the events (a long gap).
+
+Inside the harness a recording's time starts at its first event: a camera's Unix-epoch
+timestamps become µs since the recording began, and the absolute time of the first event is
+kept as ``metadata["t_origin_us"]`` (the ``t_origin_us`` attribute of a native file).
+Every reader turns a bad file into a ``RecordingError`` that names the file and the problem;
+nothing but a regular file is opened (a FIFO would block the reader forever).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from hil.bounds import check_array_size
 from hil.events import EVENT_DTYPE, EventError, as_events, check_events, sensor_size_tuple
+from hil.files import unreadable_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,7 +45,11 @@ FORMAT_VERSION = 1
 CHUNK_EVENTS = 1 << 16
 MANIFEST = "manifest.toml"
 RECORDINGS_ENV = "HIL_RECORDINGS"
-_RESERVED_ATTRS = {"format", "format_version", "sensor_size", "t_unit"}
+_RESERVED_ATTRS = {"format", "format_version", "sensor_size", "t_unit", "t_origin_us"}
+ORIGIN_KEY = "t_origin_us"
+#: The ms index is written only while it has at most this many rows, or fewer than two per
+#: event: a 10-hour gap in a few events would otherwise write a 288 MB index for 1 kB of events.
+INDEX_FREE_ROWS = 1 << 20
 _MAGIC = {
     b"\x89HDF\r\n\x1a\n": "hdf5",
     b"\x93NUMPY": "npy",
@@ -90,7 +102,8 @@ class Recording:
 
     @classmethod
     def from_events(cls, events: np.ndarray, sensor_size: Sequence[int], **metadata) -> Recording:
-        """An in-memory recording (validated), e.g. for a test that builds its own stimulus."""
+        """An in-memory recording (validated), e.g. for a test that builds its own stimulus;
+        its times are kept as given."""
         size = _sensor_size_3(sensor_size)
         checked = as_events(events, size)
         return cls(None, size, metadata, lambda: checked)
@@ -122,7 +135,7 @@ class Recording:
         return file_sha256(self.path)
 
     def window(self, t0_us: int, t1_us: int) -> np.ndarray:
-        """Events with ``t0_us <= t < t1_us``."""
+        """Events with ``t0_us <= t < t1_us`` (µs since the first event)."""
         if self._read_window is not None and "events" not in self.__dict__:
             return self._read_window(int(t0_us), int(t1_us))
         t = self.events["t"]
@@ -147,6 +160,8 @@ def save(
 ) -> Path:
     """Write ``events`` in the native HDF5 layout, atomically (a crash leaves no half file).
 
+    Times are stored from the first event on; its absolute time (plus ``t_origin_us`` when the
+    events were already relative to some origin) is the ``t_origin_us`` attribute. Other
     ``metadata`` values (source, device, date, description, ...) become root attributes; they
     must be strings, numbers or booleans. The bytes depend only on the arguments, so a seeded
     generator gives a file with a stable sha256.
@@ -154,21 +169,37 @@ def save(
     path = Path(path)
     size = _sensor_size_3(sensor_size)
     events = as_events(events, size, source=str(path))
+    origin = {ORIGIN_KEY: metadata.pop(ORIGIN_KEY, 0)}
     clash = _RESERVED_ATTRS & metadata.keys()
     if clash:
         raise ValueError(f"metadata keys {sorted(clash)} are reserved by the file format")
+    events = rebased(events, origin)
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "sensor_size": np.asarray(size, dtype=np.int64),
         "t_unit": "us",
+        ORIGIN_KEY: np.int64(origin[ORIGIN_KEY]) if origin[ORIGIN_KEY] else None,
     }
     with atomic_hdf5(path, **header, **metadata) as f:
         group = f.create_group("events")
         for name in EVENT_DTYPE.names:
             _write_column(group, name, np.ascontiguousarray(events[name]))
-        f.create_dataset("ms_to_idx", data=ms_index(events["t"]))
+        if index_rows(events["t"]) <= max_index_rows(len(events)):
+            f.create_dataset("ms_to_idx", data=ms_index(events["t"]))
     return path
+
+
+def rebased(events: np.ndarray, metadata: dict) -> np.ndarray:
+    """``events`` with time counted from the first event; the first event's absolute time is
+    added to ``metadata["t_origin_us"]``. The input array is not changed."""
+    if not len(events) or events["t"][0] == 0:
+        return events
+    first = int(events["t"][0])
+    shifted = events.copy()
+    shifted["t"] -= first
+    metadata[ORIGIN_KEY] = int(metadata.get(ORIGIN_KEY, 0)) + first
+    return shifted
 
 
 @contextmanager
@@ -208,9 +239,20 @@ def _write_column(group: h5py.Group, name: str, column: np.ndarray) -> None:
     )
 
 
+def index_rows(t: np.ndarray) -> int:
+    """Rows of the ms index of times ``t`` (from 0)."""
+    return int(t[-1]) // 1000 + 2 if len(t) else 1
+
+
+def max_index_rows(n_events: int) -> int:
+    """The most rows an index over ``n_events`` events may have: beyond, it is left out."""
+    return max(INDEX_FREE_ROWS, 2 * n_events + 2)
+
+
 def ms_index(t: np.ndarray) -> np.ndarray:
     """Row i = index of the first event with ``t >= i`` ms; the last row is ``len(t)``."""
-    n_ms = int(t[-1]) // 1000 + 2 if len(t) else 1
+    n_ms = index_rows(t)
+    check_array_size("the ms index", n_ms, 8, f"events span {n_ms - 2} ms")
     return np.searchsorted(t, np.arange(n_ms, dtype=np.int64) * 1000, side="left").astype(np.int64)
 
 
@@ -230,6 +272,9 @@ def load(path: str | os.PathLike, sensor_size: Sequence[int] | None = None) -> R
 
 
 def _sniff(path: Path) -> str:
+    problem = unreadable_file(path)
+    if problem:
+        raise RecordingError(path, problem)
     try:
         with path.open("rb") as f:
             head = f.read(16)
@@ -256,15 +301,20 @@ def _open_hdf5(path: Path) -> Recording:
         metadata = {
             key: _plain(value) for key, value in f.attrs.items() if key not in _RESERVED_ATTRS
         }
+        shift = int(f["events/t"][0]) if n else 0
+        metadata[ORIGIN_KEY] = _origin_attr(path, f) + shift
+        if "ms_to_idx" in f:
+            _check_index(path, f, n)
 
     def load_events() -> np.ndarray:
-        return _read_hdf5_events(path, sensor_size, 0, n)
+        return _shifted(_read_hdf5_events(path, sensor_size, 0, n), shift)
 
     def read_window(t0: int, t1: int) -> np.ndarray:
+        t0, t1 = t0 + shift, t1 + shift
         lo, hi = _window_bounds(path, t0, t1, n)
         events = _read_hdf5_events(path, sensor_size, lo, hi)
         a, b = np.searchsorted(events["t"], [t0, t1], side="left")
-        return events[a:b]
+        return _shifted(events[a:b], shift)
 
     def span_us() -> int:
         if n == 0:
@@ -274,6 +324,61 @@ def _open_hdf5(path: Path) -> Recording:
             return int(t[n - 1]) - int(t[0])
 
     return Recording(path, sensor_size, metadata, load_events, read_window, span_us)
+
+
+def _shifted(events: np.ndarray, shift: int) -> np.ndarray:
+    if shift:
+        events["t"] -= shift
+    return events
+
+
+def _origin_attr(path: Path, f: h5py.File) -> int:
+    value = _plain(f.attrs.get(ORIGIN_KEY, 0))
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordingError(path, f"root attribute {ORIGIN_KEY} is {value!r}, not an integer")
+    return value
+
+
+#: Rows of the ms index checked against the event times when a file is opened.
+INDEX_SAMPLES = 16
+
+
+def _check_index(path: Path, f: h5py.File, n: int) -> None:
+    """Refuse a ``/ms_to_idx`` that does not describe the events: a wrong index would make
+    ``window`` return the wrong events (or none) without any error."""
+    index, t = f["ms_to_idx"], f["events/t"]
+    if not isinstance(index, h5py.Dataset) or index.ndim != 1 or index.dtype.kind not in "iu":
+        raise RecordingError(path, "/ms_to_idx is not a one-dimensional integer dataset")
+    rows = index_rows(np.array([t[n - 1]])) if n else 1
+    if index.shape[0] != rows:
+        raise RecordingError(
+            path,
+            f"/ms_to_idx has {index.shape[0]} rows; events spanning {int(t[n - 1]) if n else 0} "
+            f"µs need {rows} (the index is inconsistent with the events)",
+        )
+    check_array_size(f"{path}: /ms_to_idx", rows, 8)
+    values = index[:].astype(np.int64)
+    if values[0] < 0 or values[-1] != n:
+        raise RecordingError(
+            path, f"/ms_to_idx runs from {values[0]} to {values[-1]}; it must end at {n} events"
+        )
+    steps = np.diff(values)
+    if len(steps) and steps.min() < 0:
+        row = int(np.argmax(steps < 0)) + 1
+        raise RecordingError(path, f"/ms_to_idx decreases at row {row}")
+    for row in np.unique(np.linspace(0, rows - 1, INDEX_SAMPLES).astype(np.int64)):
+        _check_index_row(path, t, int(row), int(values[row]), n)
+
+
+def _check_index_row(path: Path, t: h5py.Dataset, row: int, at: int, n: int) -> None:
+    """Row ``row`` must point at the first event with ``t >= row`` ms."""
+    edge = row * 1000
+    if (at < n and int(t[at]) < edge) or (at > 0 and int(t[at - 1]) >= edge):
+        raise RecordingError(
+            path,
+            f"/ms_to_idx row {row} is {at}, but that is not the first event at or after "
+            f"{row} ms (the index is inconsistent with the events)",
+        )
 
 
 def _hdf5_length(path: Path, f: h5py.File) -> int:
@@ -338,12 +443,15 @@ def _window_bounds(path: Path, t0: int, t1: int, n: int) -> tuple[int, int]:
             t = f["events/t"][:]
             lo, hi = np.searchsorted(t, [t0, t1], side="left")
             return int(lo), int(hi)
-        index = f["ms_to_idx"]
+        index, t = f["ms_to_idx"], f["events/t"]
         rows = index.shape[0]
         first_ms = max(t0, 0) // 1000
         last_ms = -(-max(t1, 0) // 1000)
         lo = int(index[first_ms]) if first_ms < rows else n
         hi = int(index[last_ms]) if last_ms < rows else n
+        for row, at in ((first_ms, lo), (last_ms, hi)):
+            if row < rows:
+                _check_index_row(path, t, row, at, n)
         return lo, max(lo, hi)
 
 
@@ -372,6 +480,7 @@ def _load_npy(path: Path, sensor_size: Sequence[int] | None) -> Recording:
         )
     metadata: dict = {"source_format": "npy"}
     events = _checked(path, lambda: as_events(array, sensor_size, source=str(path)))
+    events = rebased(events, metadata)
     if sensor_size is None:
         metadata["sensor_size_inferred"] = True
         sensor_size = _inferred_size(events)
@@ -403,6 +512,7 @@ def _load_aedat4(path: Path) -> Recording:
     raw = np.concatenate(packets) if packets else np.zeros(0, dtype=EVENT_DTYPE)
     events = _checked(path, lambda: as_events(raw, size, source=str(path)))
     metadata = {"source_format": "aedat4", "stream_id": stream_id}
+    events = rebased(events, metadata)
     return Recording(path, size, metadata, lambda: events)
 
 

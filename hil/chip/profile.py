@@ -16,11 +16,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from hil.chip.profile_schema import profile_problem
+from hil.files import unreadable_file
+
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
 
 class ProfileError(ValueError):
-    """A profile that cannot be found or read."""
+    """A profile that cannot be found or read, or that states what no chip can be."""
 
 
 @dataclass(frozen=True)
@@ -78,28 +81,45 @@ def available_profiles() -> list[str]:
 
 def load_profile(name: str | Path = "speck2f", override: str | Path | None = None) -> ChipProfile:
     """Load a shipped profile by name (or a complete profile file by path), then merge
-    ``override``'s keys into it."""
+    ``override``'s keys into it. Each file is checked against the profile layout
+    (``hil.chip.profile_schema``) before anything reads it."""
     path = Path(name) if str(name).endswith(".toml") else PROFILE_DIR / f"{name}.toml"
-    if not path.is_file():
+    if not str(name).endswith(".toml") and not path.is_file():
         raise ProfileError(
             f"no device profile {str(name)!r}; shipped profiles: {', '.join(available_profiles())}"
         )
-    data = _read(path)
+    data = _read(path, complete=True)
     sources = [str(path)]
     if override is not None:
-        _merge(data, _read(Path(override)))
+        _merge(data, _read(Path(override), complete=False))
         sources.append(str(override))
-    return _build(data, " + ".join(sources))
+    source = " + ".join(sources)
+    problem = profile_problem(data, complete=True)
+    if problem:
+        raise ProfileError(f"{source}: {problem}")
+    return _build(data, source)
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path, complete: bool) -> dict:
+    """A profile file's table, checked on its own (an override may hold any subset)."""
+    problem = unreadable_file(path)
+    if problem:
+        raise ProfileError(f"{path}: cannot read the device profile: {problem}")
     try:
         with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: profile file not found") from None
+            data = tomllib.load(f)
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"{path}: not a text (UTF-8) file: byte {exc.start} is invalid"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    problem = profile_problem(data, complete)
+    if problem:
+        raise ProfileError(f"{path}: {problem}")
+    return data
 
 
 def _merge(base: dict, extra: dict) -> None:
@@ -138,13 +158,4 @@ def _build(data: dict, source: str) -> ChipProfile:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{source}: incomplete or malformed profile ({exc!r})") from None
-    for table in ("kernel_words", "neuron_words", "bias_words"):
-        if len(getattr(profile.memory, table)) != n_cores:
-            raise ProfileError(f"{source}: memory.{table} must list {n_cores} cores")
-    if len(profile.synops_per_s) != n_cores:
-        raise ProfileError(f"{source}: timing.synops_per_s must list {n_cores} cores")
-    if min(profile.synops_per_s) <= 0:
-        raise ProfileError(f"{source}: timing.synops_per_s must be positive")
-    if len(profile.decimator_intervals) != 8:
-        raise ProfileError(f"{source}: decimator.intervals must list 8 codes (0..7)")
     return profile

@@ -128,7 +128,9 @@ def test_scope_and_flag_values_are_checked(pytester, monkeypatch):
 def test_a_missing_profile_file_is_a_usage_error(pytester):
     result = pytester.runpytest("--profile", "nowhere.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: *nowhere.toml: profile file not found"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: *nowhere.toml: cannot read the device profile: no such file"]
+    )
 
 
 # -- measurements ---------------------------------------------------------------------------

@@ -219,7 +219,9 @@ def test_header_names_the_device_that_ran(fake):
 
 def test_device_profile_fixture_is_the_devices_profile(pytester, tmp_path):
     override = tmp_path / "lab.toml"
-    override.write_text("[timing]\nsynops_per_s = [1.0e6, 1, 1, 1, 1, 1, 1, 1, 1]\n")
+    override.write_text(
+        "[timing]\nsynops_per_s = [1.0e6, 1e5, 1e5, 1e5, 1e5, 1e5, 1e5, 1e5, 1e5]\n"
+    )
     pytester.makepyfile(
         """
         def test_profile(device_profile):
