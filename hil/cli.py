@@ -7,6 +7,7 @@ on stderr naming the file and the problem, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,16 +15,34 @@ from pathlib import Path
 import numpy as np
 
 from hil import __version__, backends, recordings, synthetic
+from hil.bounds import check_array_size
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.profile import load_profile
 from hil.events import EVENT_DTYPE, EventError
+from hil.files import unwritable_file
 from hil.history.cli import add_history_commands
+from hil.samna_guard import guard_samna_import
 
 EXIT_BAD_INPUT = 2
 EXIT_DEVICE = 3
 
 
+MODEL_HELP = (
+    "FILE.pt (a network saved with torch.save: loaded as data, never run), or "
+    "module:function / file.py:function returning a sinabs network: these are code and run "
+    "as Python, like any script you run"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error of the command."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    guard_samna_import()  # before a model file imports sinabs: never PyPI's placeholder samna
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "command"):
@@ -40,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="speck-hil",
         description="Hardware-in-the-loop tests for SynSense Speck devkits.",
     )
@@ -133,11 +152,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Deploy MODEL on --device, replay a recording through it and summarise.",
     )
     replay.add_argument("--device", default="sim", help="device spec (default: sim)")
-    replay.add_argument(
-        "--model",
-        required=True,
-        help="FILE.pt (a saved torch module), module:function or file.py:function",
-    )
+    replay.add_argument("--model", required=True, help=MODEL_HELP)
     replay.add_argument("--recording", required=True, help="a recording file, or a manifest name")
     replay.add_argument(
         "--input-shape",
@@ -150,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--profile", type=Path, help="device profile override (TOML)")
     replay.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_seconds,
         metavar="S",
         help="how long after the last input the device may take to go quiet (default 5 s; "
         "device time on an emulated devkit)",
@@ -171,9 +186,7 @@ def _parser() -> argparse.ArgumentParser:
             "the network was made. Exit status 1 when there is an error finding."
         ),
     )
-    check.add_argument(
-        "--model", required=True, help="FILE.pt, module:function or file.py:function"
-    )
+    check.add_argument("--model", required=True, help=MODEL_HELP)
     check.add_argument("--input-shape", type=_shape3, required=True, metavar="C,H,W")
     check.add_argument("--device-type", default="speck2fmodule", help="default: speck2fmodule")
     check.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
@@ -206,6 +219,23 @@ def _size(text: str, parts: int) -> tuple:
     return size
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _writable(path: Path, option: str) -> None:
+    """Refuse an output path before any work is done for it."""
+    problem = unwritable_file(path)
+    if problem:
+        raise ValueError(f"{option} {path}: {problem}")
+
+
 def _info(args: argparse.Namespace) -> int:
     failures = []
     for path in args.files:
@@ -231,7 +261,7 @@ def _describe(recording: recordings.Recording, events: np.ndarray) -> list[tuple
         ("sensor", " x ".join(str(s) for s in recording.sensor_size) + "  (W x H x P)"),
     ]
     if len(events):
-        per_ms = np.bincount((events["t"] - events["t"][0]) // 1000)
+        per_ms = np.unique((events["t"] - events["t"][0]) // 1000, return_counts=True)[1]
         mean = len(events) / duration_s if duration_s > 0 else float("nan")
         peak = per_ms.max() * 1000
         rows.append(("rate", f"mean {_rate(mean)}, peak {_rate(peak)} (1 ms windows)"))
@@ -249,6 +279,7 @@ def _rate(events_per_s: float) -> str:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    _writable(args.target, "OUT")
     recording = recordings.load(args.source, sensor_size=args.sensor_size)
     metadata = {k: v for k, v in recording.metadata.items() if isinstance(v, (str, int, float))}
     metadata.setdefault("source", args.source.name)
@@ -277,6 +308,16 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    _writable(args.out, "OUT")
+    for name, value in (("--rate", args.rate), ("--duration", args.duration)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} {value:g}: must be a positive number")
+    check_array_size(
+        "the synthetic recording",
+        args.rate * args.duration,
+        EVENT_DTYPE.itemsize,
+        "--rate × --duration",
+    )
     options: dict = {"seed": args.seed, "size": args.size}
     if args.kind == "moving-bar":
         options |= {"bar_width": args.bar_width, "sweeps": args.sweeps}
@@ -320,6 +361,11 @@ def _devices(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from hil.models import load_model  # torch and sinabs load only for a command that needs them
 
+    if args.out:
+        _writable(args.out, "--out")
+    spec = backends.parse_device_spec(args.device)
+    if args.profile:
+        load_profile(spec.profile_name, override=args.profile)
     recording = _recording(args.recording)
     shape = args.input_shape or tuple(recording.sensor_size[i] for i in (2, 1, 0))
     net = load_model(args.model)

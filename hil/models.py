@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import sys
 from functools import cache
 from pathlib import Path
 
@@ -79,16 +78,7 @@ def safe_classes() -> frozenset[type]:
             value = getattr(module, name)
             if inspect.isclass(value) and value.__module__.startswith(("torch.", "sinabs.")):
                 classes.add(value)
-    for module in list(sys.modules.values()):
-        for value in vars(module).values() if _is_layer_module(module) else ():
-            if inspect.isclass(value) and issubclass(value, torch.nn.Module):
-                classes.add(value)
     return frozenset(classes)
-
-
-def _is_layer_module(module: object) -> bool:
-    name = getattr(module, "__name__", "") or ""
-    return name.startswith(("torch.nn.modules.", "sinabs.layers.", "sinabs.activation."))
 
 
 def _unsafe_reason(exc: Exception) -> str:

@@ -28,8 +28,14 @@ from hil.chip.profile import ChipProfile, ProfileError, load_profile
 from hil.device_session import SCOPES, DeviceRefused, DeviceSession
 from hil.history import pytest_hooks as history
 from hil.measurement import Measure, failure_report
+from hil.preflight import check_session_inputs
 from hil.provenance import profile_provenance, session_provenance
 from hil.report import RunRecord, summary_rows, summary_table
+from hil.samna_guard import guard_samna_import
+
+# Before any conftest or test module imports sinabs (which imports samna): never PyPI's
+# placeholder, which runs pip when imported.
+guard_samna_import()
 
 if TYPE_CHECKING:
     from hil.checks import HilMeasure
@@ -184,6 +190,13 @@ def option(config: pytest.Config, dest: str) -> str | bool | None:
     return value
 
 
+def option_origin(config: pytest.Config, dest: str) -> str:
+    """How the user gave an option, for messages: its flag, variable or ini key."""
+    opt = _OPTIONS[dest]
+    source = _lookup(config, dest)[1]
+    return {"env": opt.env, "ini": f"ini {opt.ini}"}.get(source, opt.flag)
+
+
 def path_option(config: pytest.Config, dest: str) -> Path | None:
     """A path option: relative to where pytest was started when given on the command line
     or in the environment, relative to the rootdir when it comes from the ini or default."""
@@ -303,6 +316,7 @@ class HilPlugin:
 
     def __init__(self, config: pytest.Config):
         self.config = config
+        check_session_inputs(config, option, path_option, option_origin)
         try:
             self.spec = parse_device_spec(option(config, "device"))
             self.profile_path = path_option(config, "profile")

@@ -546,30 +546,75 @@ def recordings_dir(directory: str | os.PathLike | None = None) -> Path:
 
 
 def read_manifest(directory: str | os.PathLike | None = None) -> dict[str, ManifestEntry]:
+    """The manifest's entries, each checked for the kind of its fields; files are not read."""
     directory = recordings_dir(directory)
     path = directory / MANIFEST
+    problem = unreadable_file(path)
+    if problem == "no such file":
+        raise RecordingError(path, "no manifest here (see `speck-hil recordings --help`)")
+    if problem:
+        raise RecordingError(path, problem)
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
-    except FileNotFoundError:
-        raise RecordingError(path, "no manifest here (see `speck-hil recordings --help`)") from None
+    except UnicodeDecodeError as exc:
+        raise RecordingError(
+            path, f"not a text (UTF-8) file: byte {exc.start} is invalid"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise RecordingError(path, f"manifest is not valid TOML: {exc}") from None
-    entries = {}
-    for name, raw in data.get("recordings", {}).items():
-        try:
-            entries[name] = ManifestEntry(
-                name=name,
-                file=directory / raw["file"],
-                sensor_size=_sensor_size_3(raw["sensor_size"]),
-                duration_us=int(raw["duration_us"]),
-                events=int(raw["events"]),
-                sha256=str(raw["sha256"]),
-                description=str(raw.get("description", "")),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RecordingError(path, f"entry {name!r} is incomplete ({exc!r})") from None
-    return entries
+    table = data.get("recordings", {})
+    if not isinstance(table, dict):
+        raise RecordingError(path, "'recordings' must be a table of [recordings.NAME] entries")
+    return {name: _manifest_entry(path, directory, name, raw) for name, raw in table.items()}
+
+
+def _manifest_entry(path: Path, directory: Path, name: str, raw: object) -> ManifestEntry:
+    def bad(problem: str) -> RecordingError:
+        return RecordingError(path, f"entry {name!r}: {problem}")
+
+    if not isinstance(raw, dict):
+        raise bad("must be a table with file, sensor_size, duration_us, events and sha256")
+    missing = [
+        k for k in ("file", "sensor_size", "duration_us", "events", "sha256") if k not in raw
+    ]
+    if missing:
+        raise bad(f"missing {', '.join(missing)}")
+    file = raw["file"]
+    if not isinstance(file, str) or not file:
+        raise bad(f"file must be a path, not {file!r}")
+    relative = Path(file)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise bad(f"file {file!r} is outside the manifest's folder; entries must stay inside it")
+    for key in ("duration_us", "events"):
+        if isinstance(raw[key], bool) or not isinstance(raw[key], int) or raw[key] < 0:
+            raise bad(f"{key} must be a whole number ≥ 0, not {raw[key]!r}")
+    digest = raw["sha256"]
+    if not (
+        isinstance(digest, str) and len(digest) == 64 and set(digest) <= set("0123456789abcdef")
+    ):
+        raise bad(f"sha256 must be 64 lowercase hex digits, not {digest!r}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise bad(f"description must be a string, not {description!r}")
+    sensor_size = raw["sensor_size"]
+    try:
+        if not isinstance(sensor_size, list) or any(
+            isinstance(v, bool) or not isinstance(v, int) for v in sensor_size
+        ):
+            raise ValueError(f"expected [W, H, P] as whole numbers, got {sensor_size!r}")
+        size = _sensor_size_3(sensor_size)
+    except ValueError as exc:
+        raise bad(f"sensor_size: {exc}") from None
+    return ManifestEntry(
+        name=name,
+        file=directory / relative,
+        sensor_size=size,
+        duration_us=raw["duration_us"],
+        events=raw["events"],
+        sha256=digest,
+        description=description,
+    )
 
 
 def write_manifest(directory: str | os.PathLike, entries: dict[str, ManifestEntry]) -> Path:
@@ -639,8 +684,9 @@ def by_name(name: str, directory: str | os.PathLike | None = None) -> Recording:
 
 
 def verify_entry(entry: ManifestEntry) -> Recording:
-    """Load an entry's file and check it against the manifest."""
-    if not entry.file.is_file():
+    """Load an entry's file and check every field of the manifest against it."""
+    problem = unreadable_file(entry.file)
+    if problem == "no such file":
         raise RecordingError(entry.file, f"listed in the manifest as {entry.name!r} but missing")
     recording = load(entry.file)
     if recording.sha256 != entry.sha256:
@@ -649,8 +695,19 @@ def verify_entry(entry: ManifestEntry) -> Recording:
             f"sha256 mismatch: manifest says {entry.sha256[:12]}…, file is "
             f"{recording.sha256[:12]}… (the file changed since the manifest was written)",
         )
-    if len(recording) != entry.events:
-        raise RecordingError(
-            entry.file, f"has {len(recording)} events; the manifest says {entry.events}"
-        )
+    found = {
+        "events": len(recording),
+        "sensor_size": recording.sensor_size,
+        "duration_us": recording.duration_us,
+    }
+    for key, value in found.items():
+        listed = getattr(entry, key)
+        if value != listed:
+            raise RecordingError(
+                entry.file, f"{key} is {_listed(value)}; the manifest says {_listed(listed)}"
+            )
     return recording
+
+
+def _listed(value: object) -> str:
+    return "x".join(map(str, value)) if isinstance(value, tuple) else str(value)

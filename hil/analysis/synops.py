@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hil.backends.base import Run
+from hil.bounds import check_array_size
 from hil.chip.profile import ChipProfile
 from hil.emulator.compile import program_from_config
 from hil.emulator.program import DVS_LAYER, CoreProgram
@@ -107,6 +108,14 @@ def synops_report(
     t0 = int(run.inputs["t"][0]) if len(run.inputs) else 0
     t_last = max([t0, *(int(t.max()) for t, _ in arrivals.values() if len(t))])
     n_bins = (t_last - t0) // bin_us + 1
+    check_array_size(
+        "the SynOps/s series",
+        n_bins * len(cores),
+        4 * 8,  # per bin: counts, running sums, window sums, starts
+        f"{n_bins:,} bins of {bin_us} µs: the run spans {(t_last - t0) / 1e6:.3g} s from its "
+        "first input to its last output; outputs delayed that long mean a SynOps budget far "
+        "below the load",
+    )
     duration_us = n_bins * bin_us
     duration_s = duration_us / US_PER_S
     sinabs_synops = (

@@ -9,6 +9,7 @@ events and collect outputs, which they implement as ``Device._apply``, ``Device.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -131,6 +132,8 @@ class Deployment:
         Each replay starts from zeroed neuron states, so replaying a recording twice gives
         comparable runs; ``reset=False`` continues from the states the last replay left.
         """
+        if timeout_s is not None and not (math.isfinite(timeout_s) and timeout_s > 0):
+            raise ValueError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}")
         source, inputs = self._chip_inputs(events)
         if timeout_s is None:
             timeout_s = DEFAULT_TIMEOUT_MARGIN_S

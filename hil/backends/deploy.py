@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from hil.backends.base import DeployError
+from hil.backends.layers import conversion_error
 from hil.chip.memory import CoreShape, check_core
 from hil.chip.profile import ChipProfile
 from hil.emulator.program import DVS_LAYER
@@ -94,8 +95,8 @@ def map_network(
     input_shape = tuple(int(v) for v in input_shape)
     try:
         network = DynapcnnNetwork(net, input_shape=input_shape, discretize=True)
-    except (ValueError, TypeError, RuntimeError, KeyError) as exc:
-        raise DeployError(f"sinabs cannot convert this network: {exc}") from exc
+    except Exception as exc:  # sinabs' own exceptions derive from Exception only
+        raise conversion_error(net, exc) from exc
     layers = cnn_layers(network)
     for index, layer in layers.items():
         _check_fits_some_core(index, layer, profile)

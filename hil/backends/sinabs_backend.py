@@ -23,6 +23,7 @@ from hil.backends.base import DeployError, Deployment, Device, DeviceInfo
 from hil.backends.deploy import Mapping, cnn_layers
 from hil.backends.spec import DeviceSpec
 from hil.backends.torch_threads import use_torch_threads
+from hil.bounds import check_array_size
 from hil.chip.profile import ChipProfile
 from hil.events import SPIKE_DTYPE
 
@@ -169,6 +170,12 @@ def spike_frames(
     bins = (spikes["t"] - t0) // dt_us
     if n_bins is None:
         n_bins = int(bins[-1]) + 1 if len(bins) else 0
+    check_array_size(
+        "sinabs' input frames",
+        n_bins * int(np.prod(shape)),
+        4,
+        f"{n_bins:,} time steps of {dt_us} µs over a {'x'.join(map(str, shape))} input",
+    )
     frames = np.zeros((n_bins, *shape), np.float32)
     index = (
         bins,

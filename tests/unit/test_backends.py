@@ -176,7 +176,7 @@ def test_unknown_monitor_layer(sim):
 
 def test_unconvertible_network(sim):
     net = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid())
-    with pytest.raises(DeployError, match="sinabs cannot convert"):
+    with pytest.raises(DeployError, match=r"layer 1 \(Sigmoid\) is a non-spiking activation"):
         sim.deploy(net, (1, 2, 2))
 
 

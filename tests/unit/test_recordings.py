@@ -367,7 +367,7 @@ def test_missing_and_malformed_manifest(tmp_path):
     with pytest.raises(RecordingError, match="not valid TOML"):
         recordings.read_manifest(tmp_path)
     (tmp_path / "manifest.toml").write_text('[recordings.a]\nfile = "a.h5"\n')
-    with pytest.raises(RecordingError, match="'a' is incomplete"):
+    with pytest.raises(RecordingError, match="entry 'a': missing sensor_size"):
         recordings.read_manifest(tmp_path)
 
 

@@ -54,11 +54,23 @@ def attach_emulated_devkits(device_ids: list[str] | tuple[str, ...]) -> list[Dev
     return list(_attached)
 
 
+def configured_devkits() -> list[str]:
+    """The devkit types ``HIL_SIM_DEVKITS`` attaches (the default when it is unset or empty);
+    a ValueError naming the variable when it names an unknown type."""
+    configured = os.environ.get(SIM_DEVKITS_ENV, "")
+    ids = [d.strip() for d in configured.split(",") if d.strip()] or list(DEFAULT_DEVKITS)
+    unknown = [d for d in ids if d not in DEVICE_TYPES]
+    if unknown:
+        raise ValueError(
+            f"{SIM_DEVKITS_ENV}={configured!r}: unknown devkit type {unknown[0]!r}; expected a "
+            f"comma-separated list of {', '.join(DEVICE_TYPES)}"
+        )
+    return ids
+
+
 def get_all_devices() -> list[DeviceInfo]:
     if _attached is None:
-        configured = os.environ.get(SIM_DEVKITS_ENV, "")
-        ids = [d.strip() for d in configured.split(",") if d.strip()] or list(DEFAULT_DEVKITS)
-        attach_emulated_devkits(ids)
+        attach_emulated_devkits(configured_devkits())
     return list(_attached)
 
 

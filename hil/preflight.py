@@ -1,0 +1,54 @@
+"""Every option, environment variable and output path of a pytest session, checked before
+anything runs.
+
+A bad value found after the first test ran loses work (the run record then holds nothing), and
+one found by every test fails all of them for the same reason. So the plugin calls
+``check_session_inputs`` when pytest configures it; the first problem ends the session with one
+``ERROR:`` line naming the option (or variable) and what is wrong, exit status 4, nothing
+written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hil.files import unwritable_dir, unwritable_file
+
+#: The emulator's devkit list, checked only when set (reading it imports the emulator).
+SIM_DEVKITS_ENV = "HIL_SIM_DEVKITS"
+
+
+def check_session_inputs(
+    config: pytest.Config,
+    option: Callable[[pytest.Config, str], object],
+    path_option: Callable[[pytest.Config, str], Path | None],
+    origin: Callable[[pytest.Config, str], str],
+) -> None:
+    """Raise ``pytest.UsageError`` for the first bad input. ``option``/``path_option`` read an
+    option as the plugin does; ``origin`` names where a value came from (flag, variable)."""
+    option(config, "hil_pictures")  # refuses a value outside its choices
+    report = path_option(config, "hil_report")
+    if report is not None:
+        _refuse(unwritable_file(report), origin(config, "hil_report"), report)
+    artifacts = path_option(config, "hil_artifacts")
+    if artifacts is not None:
+        _refuse(unwritable_dir(artifacts), origin(config, "hil_artifacts"), artifacts)
+    recordings = path_option(config, "recordings")
+    if recordings is not None and recordings.exists() and not recordings.is_dir():
+        _refuse("is not a folder", origin(config, "recordings"), recordings)
+    if os.environ.get(SIM_DEVKITS_ENV, "").strip():
+        from hil.emulator.samna.device import configured_devkits
+
+        try:
+            configured_devkits()
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def _refuse(problem: str | None, name: str, path: Path) -> None:
+    if problem:
+        raise pytest.UsageError(f"{name} {path}: {problem}")
