@@ -18,6 +18,7 @@ from hil import __version__, backends, recordings, synthetic
 from hil.bounds import check_array_size
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.profile import load_profile
+from hil.environment import check_environment
 from hil.events import EVENT_DTYPE, EventError
 from hil.files import unwritable_file
 from hil.history.cli import add_history_commands
@@ -49,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
+        check_environment()
         return args.command(args)
     except (recordings.RecordingError, EventError, ValueError) as exc:  # ModelError too
         print(f"speck-hil: error: {exc}", file=sys.stderr)
@@ -183,7 +185,8 @@ def _parser() -> argparse.ArgumentParser:
             "neuron and bias memory it uses against what the core has, the largest weight "
             "against the threshold, and every finding: memory or shape limits broken, "
             "threshold_low = 0, weights above threshold, a reset mode that contradicts how "
-            "the network was made. Exit status 1 when there is an error finding."
+            "the network was made. Exit status 1 when there is an error finding, 2 when the "
+            "network has a layer no Speck core can run (MaxPool2d, LSTM, an unconverted ReLU)."
         ),
     )
     check.add_argument("--model", required=True, help=MODEL_HELP)

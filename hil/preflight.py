@@ -10,16 +10,13 @@ written.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from hil.environment import check_environment
 from hil.files import unwritable_dir, unwritable_file
-
-#: The emulator's devkit list, checked only when set (reading it imports the emulator).
-SIM_DEVKITS_ENV = "HIL_SIM_DEVKITS"
 
 
 def check_session_inputs(
@@ -40,13 +37,10 @@ def check_session_inputs(
     recordings = path_option(config, "recordings")
     if recordings is not None and recordings.exists() and not recordings.is_dir():
         _refuse("is not a folder", origin(config, "recordings"), recordings)
-    if os.environ.get(SIM_DEVKITS_ENV, "").strip():
-        from hil.emulator.samna.device import configured_devkits
-
-        try:
-            configured_devkits()
-        except ValueError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    try:
+        check_environment()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _refuse(problem: str | None, name: str, path: Path) -> None:

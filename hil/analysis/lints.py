@@ -20,6 +20,7 @@ import torch
 
 from hil.backends.base import DeployError
 from hil.backends.deploy import Mapping, core_shape, map_network
+from hil.backends.layers import UnsupportedLayer
 from hil.backends.sinabs_backend import reset_mode_of
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.memory import CoreShape, MemoryUse, check_core
@@ -138,6 +139,8 @@ def check_network(
             decimators={},
             layer2core_map="auto",
         )
+    except UnsupportedLayer:
+        raise  # bad input, not a finding: the network is not one a chip could run
     except DeployError as exc:
         finding = Finding(ERROR, "mapping", exc.layer, None, None, exc.limit, str(exc))
         return LintReport(findings=[finding], cores=[])

@@ -32,6 +32,11 @@ _ADVICE = (
 )
 
 
+class UnsupportedLayer(DeployError):
+    """A network with a layer of a kind no Speck core has: not a chip network at all (unlike a
+    layer that is too large for any core)."""
+
+
 def conversion_error(net: torch.nn.Module, exc: BaseException) -> DeployError:
     """A one-line DeployError for sinabs' refusal ``exc`` of ``net``, naming the layer that
     caused it when the network has a layer of a kind the chip has no counterpart for."""
@@ -41,7 +46,7 @@ def conversion_error(net: torch.nn.Module, exc: BaseException) -> DeployError:
         for kinds, advice in _ADVICE:
             if isinstance(module, kinds):
                 where = f"layer {name}" if name else "the network"
-                return DeployError(
+                return UnsupportedLayer(
                     f"{where} ({type(module).__name__}) is {advice}", layer=_index(name)
                 )
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

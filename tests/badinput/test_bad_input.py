@@ -1,0 +1,436 @@
+"""Every bad input of the corpus, through the Python API, the command line and pytest.
+
+Each asserts the exit status (or exception), that the error is one line naming the input, and
+that nothing else happened: no file written or changed in the folder, no code of the input
+ran, no process spawned, no placeholder samna imported.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from corpus import (
+    BAD_BUILDERS,
+    BAD_MANIFESTS,
+    BAD_OPTIONS,
+    BAD_PROFILES,
+    BAD_RECORDINGS,
+    CODE_EXECUTION,
+    MARKER,
+    UNSUPPORTED_LAYERS,
+    Bad,
+    good_events,
+)
+
+from hil import recordings
+from hil.backends import DeployError, open_device
+from hil.bounds import SizeError
+from hil.chip.profile import ProfileError, load_profile
+from hil.cli import main
+from hil.models import ModelError, load_model
+
+REPO = Path(__file__).resolve().parents[2]
+GOOD_MODEL = f"{REPO / 'fixtures' / 'models.py'}:scnn_34"
+EXIT_BAD_INPUT = 2
+
+
+# --- what "nothing else changed" means -------------------------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``folder`` with its size and modification time (FIFOs not opened)."""
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(root) / name
+            info = path.lstat()
+            found[str(path.relative_to(folder))] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+@pytest.fixture
+def untouched(tmp_path, monkeypatch):
+    """Build inputs into ``tmp_path``; afterwards, check that nothing there changed, that no
+    process was spawned and that no payload ran."""
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process was spawned: {args[:1]}")
+
+    class Guard:
+        before: dict | None = None
+
+        def build(self, bad: Bad) -> str:
+            for key, value in bad.env.items():
+                monkeypatch.setenv(key, value)
+            built = bad.build(tmp_path)
+            self.before = snapshot(tmp_path)
+            monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
+            return built
+
+    guard = Guard()
+    yield guard
+    monkeypatch.undo()
+    assert not (tmp_path / MARKER).exists(), "code from the input ran"
+    if guard.before is not None:
+        assert snapshot(tmp_path) == guard.before, "the folder changed"
+    samna = sys.modules.get("samna")
+    assert samna is None or samna.__name__ == "hil.emulator.samna", "placeholder samna imported"
+
+
+def one_line(text: str, names: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got:\n{text}"
+    assert names.lower() in lines[0].lower(), f"{names!r} not named in: {lines[0]}"
+    return lines[0]
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- code execution: a .pt file is data ------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", CODE_EXECUTION + BAD_BUILDERS, ids=repr)
+def test_model_api(bad, untouched):
+    reference = untouched.build(bad)
+    with pytest.raises(ModelError) as error:
+        load_model(reference)
+    one_line(str(error.value), bad.names)
+
+
+@pytest.mark.parametrize("bad", CODE_EXECUTION + BAD_BUILDERS, ids=repr)
+def test_model_cli(bad, untouched, capsys):
+    reference = untouched.build(bad)
+    code, out, err = cli(capsys, "check", "--model", reference, "--input-shape", "2,16,16")
+    assert code == EXIT_BAD_INPUT
+    one_line(err, bad.names)
+    assert out == ""
+
+
+def test_a_saved_network_still_loads(tmp_path):
+    import torch
+    from corpus import small_net
+
+    torch.save(small_net(), tmp_path / "net.pt")
+    assert isinstance(load_model(str(tmp_path / "net.pt")), torch.nn.Sequential)
+
+
+def test_model_help_says_python_files_are_code(capsys):
+    code, out, _ = cli(capsys, "check", "--help")
+    assert code == 0
+    assert "are code and run" in " ".join(out.split())
+
+
+# --- networks the chip cannot run --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", UNSUPPORTED_LAYERS, ids=repr)
+def test_unsupported_layer_api(bad, untouched):
+    net = load_model(untouched.build(bad))
+    with open_device("sim") as device, pytest.raises(DeployError) as error:
+        device.deploy(net, (2, 16, 16))
+    one_line(str(error.value), bad.names)
+
+
+@pytest.mark.parametrize("bad", UNSUPPORTED_LAYERS, ids=repr)
+def test_unsupported_layer_cli(bad, untouched, capsys):
+    reference = untouched.build(bad)
+    code, _, err = cli(capsys, "check", "--model", reference, "--input-shape", "2,16,16")
+    assert code == EXIT_BAD_INPUT
+    one_line(err, bad.names)
+
+
+def test_unsupported_layer_pytest(pytester):
+    reference = UNSUPPORTED_LAYERS[0].build(pytester.path)
+    pytester.makepyfile(
+        f"""
+        from hil.models import load_model
+
+        def test_deploys(speck):
+            speck.deploy(load_model({reference!r}), (2, 16, 16))
+
+        def test_next_one_runs():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["E  *layer 2 (MaxPool2d) is a pooling the chip cannot do*"])
+
+
+# --- profiles --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", BAD_PROFILES, ids=repr)
+def test_profile_api(bad, untouched):
+    path = untouched.build(bad)
+    with pytest.raises(ProfileError) as error:
+        load_profile("speck2f", override=path)
+    one_line(str(error.value), bad.names)
+    assert Path(path).name in str(error.value)
+
+
+@pytest.mark.parametrize("bad", BAD_PROFILES, ids=repr)
+def test_profile_cli(bad, untouched, capsys):
+    path = untouched.build(bad)
+    code, out, err = cli(
+        capsys, "check", "--model", GOOD_MODEL, "--input-shape", "2,34,34", "--profile", path
+    )
+    assert code == EXIT_BAD_INPUT
+    one_line(err, bad.names)
+    assert out == ""
+
+
+@pytest.mark.parametrize("bad", BAD_PROFILES, ids=repr)
+def test_profile_pytest(bad, pytester):
+    path = bad.build(pytester.path)
+    report = pytester.path / "earlier.json"
+    report.write_text('{"earlier": "run"}')
+    pytester.makepyfile("def test_never_runs():\n    raise AssertionError('ran')\n")
+    result = pytester.runpytest("--profile", path, f"--hil-report={report}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert one_line(result.stderr.str(), bad.names).startswith("ERROR: ")
+    assert report.read_text() == '{"earlier": "run"}'
+
+
+def test_the_shipped_profiles_and_extension_sections_load(tmp_path):
+    for name in ("speck2f", "speck2e"):
+        assert load_profile(name).n_cores == 9
+    lab = tmp_path / "lab.toml"
+    lab.write_text("[noise]\nseed = 1\n[power]\nidle_w = 0.1\n[calibration]\ndate = 'x'\n")
+    assert load_profile("speck2f", override=lab).source.endswith("lab.toml")
+
+
+# --- recordings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", BAD_RECORDINGS, ids=repr)
+def test_recording_api(bad, untouched):
+    path = untouched.build(bad)
+    with pytest.raises(recordings.RecordingError) as error:
+        recording = recordings.load(path)
+        recording.window(0, 100_000)
+        recording.events  # noqa: B018
+    one_line(str(error.value), bad.names)
+
+
+@pytest.mark.parametrize("bad", BAD_RECORDINGS, ids=repr)
+def test_recording_cli(bad, untouched, capsys, tmp_path):
+    good = recordings.save(tmp_path / "good.h5", good_events(), (34, 34, 2))
+    path = untouched.build(bad)
+    code, out, err = cli(capsys, "recordings", "info", path, good)
+    assert code == EXIT_BAD_INPUT
+    one_line(err, bad.names)
+    assert str(good) in out  # the good file is still reported
+    code, _, err = cli(capsys, "recordings", "convert", path, tmp_path / "out.h5")
+    assert code == EXIT_BAD_INPUT
+    one_line(err, bad.names)
+
+
+def test_recording_pytest(pytester):
+    paths = [bad.build(pytester.path) for bad in BAD_RECORDINGS if "index" in bad.id]
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.parametrize("path", {paths!r})
+        def test_window(recording, path):
+            recording(path).window(0, 100_000)
+
+        def test_next_one_runs():
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=len(paths), passed=1)
+    for path in paths:
+        result.stdout.fnmatch_lines([f"*RecordingError: {path}: *ms_to_idx*"])
+
+
+# --- manifests -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", BAD_MANIFESTS, ids=repr)
+def test_manifest_api(bad, untouched):
+    library = untouched.build(bad)
+    with pytest.raises(recordings.RecordingError) as error:
+        recordings.by_name("a", library)
+    one_line(str(error.value), bad.names)
+
+
+@pytest.mark.parametrize("bad", BAD_MANIFESTS, ids=repr)
+def test_manifest_cli(bad, untouched, capsys):
+    library = untouched.build(bad)
+    code, _, err = cli(capsys, "recordings", "verify", "--dir", library)
+    assert code == EXIT_BAD_INPUT
+    one_line(err, bad.names)
+
+
+@pytest.mark.parametrize("bad", BAD_MANIFESTS[:3], ids=repr)
+def test_manifest_pytest(bad, pytester):
+    library = bad.build(pytester.path)
+    pytester.makepyfile(
+        "def test_uses_it(recording):\n    recording('a')\n\ndef test_next_one_runs():\n    pass\n"
+    )
+    result = pytester.runpytest("--recordings", library)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"*RecordingError: *{bad.names}*"])
+
+
+# --- options and environment of a pytest session: checked before any test -----------------------
+
+
+@pytest.mark.parametrize("bad", BAD_OPTIONS, ids=repr)
+def test_option_pytest(bad, pytester, monkeypatch):
+    for key, value in bad.env.items():
+        monkeypatch.setenv(key, value)
+    earlier = pytester.path / "earlier.json"
+    earlier.write_text('{"earlier": "run"}')
+    monkeypatch.setenv("HIL_REPORT", str(earlier))
+    argument = bad.build(pytester.path)
+    pytester.makepyfile("def test_never_runs(speck):\n    raise AssertionError('ran')\n")
+    before = snapshot(pytester.path)
+    result = pytester.runpytest(argument)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert one_line(result.stderr.str(), bad.names).startswith("ERROR: ")
+    assert "ran" not in result.stdout.str()
+    assert snapshot(pytester.path) == before  # the earlier record kept, no artifacts
+
+
+# --- outputs of the command line ---------------------------------------------------------------
+
+
+def _outputs(folder: Path) -> list[tuple[str, ...]]:
+    blocker = folder / "blocker"
+    blocker.write_text("a file\n")
+    good = recordings.save(folder / "good.h5", good_events(), (34, 34, 2))
+    return [
+        ("recordings", "convert", good, folder),
+        ("recordings", "convert", good, blocker / "out.h5"),
+        ("recordings", "synth", "poisson", folder),
+        ("recordings", "synth", "poisson", blocker / "out.h5"),
+        ("replay", "--model", GOOD_MODEL, "--recording", good, "--out", folder),
+        ("replay", "--model", GOOD_MODEL, "--recording", good, "--out", blocker / "o.h5"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_output_path_cli(index, tmp_path, capsys, monkeypatch):
+    argv = _outputs(tmp_path)[index]
+    before = snapshot(tmp_path)
+    monkeypatch.setattr(subprocess.Popen, "__init__", lambda *a, **k: pytest.fail("spawned"))
+    code, out, err = cli(capsys, *argv)
+    assert code == EXIT_BAD_INPUT
+    one_line(err, str(argv[-1]))
+    assert out == ""
+    assert snapshot(tmp_path) == before
+
+
+# --- sizes implied by input ----------------------------------------------------------------------
+
+
+def test_a_long_gap_does_not_write_a_large_index(tmp_path):
+    events = good_events(100)
+    events["t"][50:] += 10 * 3600 * 1_000_000  # ten hours of silence in the middle
+    path = recordings.save(tmp_path / "gap.h5", events, (34, 34, 2))
+    assert path.stat().st_size < 100_000
+    later = events[50:].copy()
+    later["t"] -= events["t"][0]  # recordings count from their first event
+    window = recordings.load(path).window(36_000_000_000, 36_010_000_000)
+    np.testing.assert_array_equal(window, later)
+
+
+def test_a_dense_recording_keeps_its_index(tmp_path):
+    path = recordings.save(tmp_path / "dense.h5", good_events(), (34, 34, 2))
+    import h5py
+
+    with h5py.File(path) as f:
+        assert "ms_to_idx" in f
+
+
+def test_synops_series_over_an_absurd_span_is_refused_before_allocation():
+    from dataclasses import replace
+
+    from fixtures.models import INPUT_SHAPE_34, scnn_34
+    from hil.analysis.synops import synops_report
+
+    rec = recordings.Recording.from_events(good_events(), (34, 34, 2))
+    with open_device("sim") as device:
+        run = device.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all").replay(rec)
+        late = run.outputs.copy()
+        late["t"] += 10**13  # as outputs delayed by a budget in the wrong unit
+        with pytest.raises(SizeError, match="SynOps/s series"):
+            synops_report(replace(run, outputs=late), sinabs_dt_us=None)
+
+
+def test_sinabs_reference_over_an_absurd_span_is_refused_before_allocation():
+    from hil.backends.sinabs_backend import spike_frames
+    from hil.events import SPIKE_DTYPE
+
+    spikes = np.zeros(2, SPIKE_DTYPE)
+    spikes["t"] = [0, 10**12]
+    with pytest.raises(SizeError, match="sinabs' input frames"):
+        spike_frames(spikes, (2, 128, 128), 1000)
+
+
+def test_synthetic_recording_too_large_cli(tmp_path, capsys):
+    code, _, err = cli(
+        capsys, "recordings", "synth", "poisson", tmp_path / "x.h5", "--rate", "1e12"
+    )
+    assert code == EXIT_BAD_INPUT
+    one_line(err, "--rate")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- weak messages: timeouts and the emulator's environment ------------------------------------
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, math.nan, math.inf])
+def test_timeout_api(timeout):
+    from fixtures.models import INPUT_SHAPE_34, scnn_34
+
+    rec = recordings.Recording.from_events(good_events(), (34, 34, 2))
+    with open_device("sim") as device:
+        deployment = device.deploy(scnn_34(), INPUT_SHAPE_34)
+        with pytest.raises(ValueError, match="timeout_s must be a positive number"):
+            deployment.replay(rec, timeout_s=timeout)
+
+
+@pytest.mark.parametrize("timeout", ["0", "-3", "nan", "soon"])
+def test_timeout_cli(timeout, capsys):
+    code, _, err = cli(
+        capsys, "replay", "--model", GOOD_MODEL, "--recording", "x.h5", "--timeout", timeout
+    )
+    assert code == EXIT_BAD_INPUT
+    one_line(err, "--timeout")
+
+
+def test_sim_devkits_api_and_cli(monkeypatch, capsys):
+    from hil.emulator.samna.device import configured_devkits
+
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "garbage")
+    with pytest.raises(ValueError) as error:
+        configured_devkits()
+    one_line(str(error.value), "HIL_SIM_DEVKITS")
+    code, _, err = cli(
+        capsys,
+        "replay",
+        "--model",
+        GOOD_MODEL,
+        "--recording",
+        REPO / "recordings" / "poisson_34.h5",
+    )
+    assert code == EXIT_BAD_INPUT
+    one_line(err, "HIL_SIM_DEVKITS")
