@@ -14,6 +14,7 @@ import os
 #: variable -> "module:function" that reads it (and refuses a bad value).
 READERS = {
     "HIL_SIM_DEVKITS": "hil.emulator.samna.device:configured_devkits",
+    "HIL_TORCH_THREADS": "hil.backends.torch_threads:torch_threads",
 }
 
 

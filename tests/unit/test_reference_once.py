@@ -10,6 +10,7 @@ from hil.backends import open_device, sinabs_backend
 from hil.backends.torch_threads import TORCH_THREADS_ENV, torch_threads
 from hil.checks import HilMeasure
 from hil.emulator.samna import device as emulated_devices
+from hil.environment import check_environment
 
 
 @pytest.fixture
@@ -89,6 +90,9 @@ def test_torch_threads_are_settable(environ, threads):
     assert torch_threads(environ) == threads
 
 
-def test_torch_threads_refuse_nonsense():
+def test_torch_threads_refuse_nonsense(monkeypatch):
     with pytest.raises(ValueError, match=TORCH_THREADS_ENV):
         torch_threads({TORCH_THREADS_ENV: "many"})
+    monkeypatch.setenv(TORCH_THREADS_ENV, "-2")
+    with pytest.raises(ValueError, match=TORCH_THREADS_ENV):
+        check_environment()  # at the start of every session and command
