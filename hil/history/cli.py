@@ -41,7 +41,10 @@ def add_history_commands(commands: argparse._SubParsersAction) -> None:
         return parser
 
     imports = command(
-        "import", "store run records and pytest-benchmark JSON files in the history", _import
+        "import",
+        "store run records and pytest-benchmark JSON files in the history (a folder: every "
+        "*.json under it, e.g. .benchmarks/)",
+        _import,
     )
     imports.add_argument("files", nargs="+", type=Path, metavar="FILE")
     command("runs", "list the stored runs, oldest first", _runs)
@@ -102,8 +105,14 @@ def _import(args: argparse.Namespace) -> int:
     from hil.history.records import HistoryError, read_file
 
     failures = []
+    files = []
+    for path in args.files:
+        found = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        if not found:
+            failures.append(f"{path}: a folder without *.json files")
+        files += found
     with _store(args, create=True) as store:
-        for path in args.files:
+        for path in files:
             try:
                 entry = read_file(path)
             except HistoryError as exc:

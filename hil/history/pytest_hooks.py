@@ -2,8 +2,10 @@
 
 With ``--hil-history`` the session's run record is appended to the store when the session
 ends, and the terminal summary ends with what this run changed: regressions that are open now
-and were not before it, and regressions it ended. ``--hil-fail-on-regression`` makes an open
-regression in a series this run measured fail the session (exit status 1), for nightly jobs.
+and were not before it, and regressions it ended; changes of a series whose better direction
+is unknown are listed as changes. ``--hil-fail-on-regression`` makes an open regression (a
+change for the worse) in a series this run measured fail the session (exit status 1), for
+nightly jobs.
 
 A store that cannot be opened stops the session before any test runs; one that fails when
 the run is appended loses nothing: the record is written beside the run for a later
@@ -50,7 +52,7 @@ class HistoryHooks:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
         self.lines = [(f"history: run stored in {self.shown}", {})]
-        self.lines += [(f"NEW REGRESSION {_text(f)}", {"red": True}) for f in new]
+        self.lines += [(f"NEW {_kind(f)} {_text(f)}", {"red": True}) for f in new]
         self.lines += [
             (
                 f"recovered {f.key}: the regression since {f.run.started:%Y-%m-%d} is gone",
@@ -59,12 +61,13 @@ class HistoryHooks:
             for f in recovered
         ]
         still = [f for f in regressions if f.key not in {n.key for n in new}]
-        self.lines += [(f"open regression {_text(f)}", {"yellow": True}) for f in still]
+        self.lines += [(f"open {_kind(f).lower()} {_text(f)}", {"yellow": True}) for f in still]
         if not (new or recovered or still):
             self.lines.append(("history: no open regressions in the series this run measured", {}))
-        if self.fail_on_regression and regressions:
+        worse = [f for f in regressions if f.change.direction == "worse"]
+        if self.fail_on_regression and worse:
             self.lines.append(
-                (f"--hil-fail-on-regression: {len(regressions)} open regression(s)", {"red": True})
+                (f"--hil-fail-on-regression: {len(worse)} open regression(s)", {"red": True})
             )
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -116,6 +119,11 @@ def register(config: pytest.Config, target: str | None, fail_on_regression: bool
         config.pluginmanager.register(
             HistoryHooks(config, target, fail_on_regression), HistoryHooks.name
         )
+
+
+def _kind(finding) -> str:
+    """A change of known direction is a regression; one of unknown direction a change."""
+    return "REGRESSION" if finding.change.direction == "worse" else "CHANGE"
 
 
 def _text(finding) -> str:

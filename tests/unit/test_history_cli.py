@@ -113,10 +113,11 @@ def test_pytest_benchmark_files_trend_beside_chip_runs(tmp_path, capsys):
             }
         ],
     }
-    path = tmp_path / "0001_bench.json"
+    path = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit" / "0001_bench.json"
+    path.parent.mkdir(parents=True)
     path.write_text(json.dumps(bench))
-    status, out, _ = _run(capsys, "history", "import", "--db", db, path)
-    assert status == 0 and "3 values" in out
+    status, out, _ = _run(capsys, "history", "import", "--db", db, tmp_path / ".benchmarks")
+    assert status == 0 and "3 values" in out and str(path) in out
     with HistoryStore(str(db)) as store:
         [key, *_] = store.series()
         assert key.serial == "host:ci-host"

@@ -40,13 +40,14 @@ def _lean_inner_runs(pytester, monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def _past(db: Path, nights: int = 40) -> None:
-    """Forty quiet nights of test_speed.py::test_speed's latency around 100 ms."""
-    values = history("noise", seed=11)
+def _past(db: Path, nights: int = 40, upper: float | None = 200, then: list = ()) -> None:
+    """Forty quiet nights of test_speed.py::test_speed's latency around 100 ms, then the
+    values ``then``."""
+    values = [*history("noise", seed=11)[:nights], *then]
     with HistoryStore(str(db)) as store:
-        for night in range(nights):
+        for night, value in enumerate(values):
             record = run_record(
-                [{"name": "latency", "value": float(values[night]), "unit": "ms", "upper": 200}],
+                [{"name": "latency", "value": float(value), "unit": "ms", "upper": upper}],
                 night,
                 test="test_speed.py::test_speed",
                 serial="",
@@ -83,6 +84,17 @@ def test_a_new_regression_ends_the_summary_and_fails_the_night(pytester, monkeyp
     assert "no open regressions" in fixed[recovered[0] + 1]
     with HistoryStore(str(db)) as store:
         assert len(store.runs()) == 40 + 1 + 3 + 1 + 5
+
+
+def test_a_change_of_unknown_direction_is_shown_but_fails_nothing(pytester, monkeypatch):
+    _past(pytester.path / "history.sqlite", upper=None, then=[130.0, 131.0])
+    pytester.makepyfile(test_speed=LATENCY.replace(", upper=200", ""))
+    monkeypatch.setenv("LATENCY", "129")
+    result = pytester.runpytest("--hil-history", "history.sqlite", "--hil-fail-on-regression")
+    assert result.ret == 0
+    assert "NEW CHANGE test_speed.py::test_speed::latency [speck2f]: changed" in (
+        result.stdout.str()
+    )
 
 
 def test_an_unreachable_history_stops_the_session_before_any_test(pytester):

@@ -61,7 +61,7 @@ def test_a_run_is_never_overwritten_and_series_are_per_serial(history_url):  # n
 
 
 def test_two_processes_appending_at_once_lose_nothing(history_url, tmp_path):  # noqa: F811
-    HistoryStore(history_url).close()
+    """Both also create the (absent) schema at once."""
     go = tmp_path / "go"
     writer = textwrap.dedent(
         """
@@ -70,9 +70,9 @@ def test_two_processes_appending_at_once_lose_nothing(history_url, tmp_path):  #
         from history_fixtures import run_record
         from hil.history.records import from_record
         from hil.history.store import HistoryStore
-        store = HistoryStore(sys.argv[1])
         while not os.path.exists(sys.argv[2]):
             time.sleep(0.01)
+        store = HistoryStore(sys.argv[1])
         for night in range(25):
             m = [{"name": f"m{i}", "value": float(night)} for i in range(20)]
             assert store.append(from_record(run_record(m, night)))
