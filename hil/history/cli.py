@@ -190,7 +190,18 @@ def _regr(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([f.as_json() for f in findings], indent=1))
         return 0
-    header = ("started", "series", "serial", "direction", "commit", "before", "after", "p", "")
+    header = (
+        "started",
+        "series",
+        "serial",
+        "direction",
+        "commit",
+        "before",
+        "after",
+        "p",
+        "",
+        "what else changed",
+    )
     table = [
         (
             f.run.started.strftime("%Y-%m-%d %H:%M"),
@@ -202,6 +213,7 @@ def _regr(args: argparse.Namespace) -> int:
             f"{f.change.after:.6g}",
             f"{f.change.p:.2g}",
             "open" if f.open and f.is_regression else "",
+            f.what_changed(),
         )
         for f in findings
     ]

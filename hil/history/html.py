@@ -58,7 +58,8 @@ def _page(
     rows = "\n".join(_row(f) for f in regressions)
     table = (
         '<table id="regressions">\n<thead><tr><th>series</th><th>serial</th><th>direction</th>'
-        "<th>started</th><th>commit</th><th>before</th><th>after</th><th>p</th></tr></thead>\n"
+        "<th>started</th><th>commit</th><th>before</th><th>after</th><th>p</th>"
+        "<th>what else changed</th></tr></thead>\n"
         f"<tbody>\n{rows}\n</tbody></table>"
     )
     if not regressions:
@@ -94,6 +95,7 @@ def _row(finding: Finding) -> str:
         f"{data['before']:.6g}",
         f"{data['after']:.6g}",
         f"{data['p']:.2g}",
+        escape(finding.what_changed()),
     ]
     return "<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells) + "</tr>"
 

@@ -22,6 +22,15 @@ class Finding:
     change: Change
     run: Point  # the first run after the change
     open: bool  # the last change of its series
+    previous: Point | None = None  # the last run before it
+
+    def what_changed(self) -> str:
+        """What differs between the runs either side of the change: versions, board logic,
+        profile content, host ("" when only the tested code did)."""
+        if self.previous is None:
+            return ""
+        old, new = self.previous.provenance(), self.run.provenance()
+        return ", ".join(f"{k} {old[k]}→{new[k]}" for k in new if old.get(k) != new[k])
 
     @property
     def is_regression(self) -> bool:
@@ -64,7 +73,9 @@ def find(
     for key, points in history.items():
         changes = series_changes(points, alpha, min_effect)
         for i, change in enumerate(changes):
-            found.append(Finding(key, change, points[change.index], i == len(changes) - 1))
+            previous = points[change.index - 1] if change.index else None
+            last = i == len(changes) - 1
+            found.append(Finding(key, change, points[change.index], last, previous))
     if since is not None:
         found = [f for f in found if f.run.started >= since]
     return sorted(found, key=lambda f: (f.run.started, str(f.key)))

@@ -123,6 +123,18 @@ class Point:
     better: str | None
     git_commit: str | None
     versions: dict[str, str | None]
+    host: str = ""
+    logic_version: str | None = None
+    profile_sha256: str | None = None
+
+    def provenance(self) -> dict[str, str | None]:
+        """What a change can be traced to: versions, board logic, profile content, host."""
+        return {
+            **self.versions,
+            "logic": self.logic_version,
+            "profile": (self.profile_sha256 or "")[:8] or None,
+            "host": self.host,
+        }
 
 
 @dataclass(frozen=True)
@@ -373,6 +385,9 @@ class HistoryStore:
                 better=row["better"],
                 git_commit=row["git_commit"],
                 versions=_versions(row),
+                host=row["host"],
+                logic_version=row["logic_version"],
+                profile_sha256=row["profile_sha256"],
             )
             for row in rows
         ]
