@@ -42,7 +42,7 @@ class HistoryHooks:
         record = self.config.pluginmanager.get_plugin("hil-session").record
         data = record.as_dict()
         try:
-            regressions, new, recovered = self._store(data)
+            regressions, new, recovered, compared = self._store(data)
         except HistoryError as exc:
             kept = self._keep(record, data)
             self.lines = [
@@ -51,7 +51,7 @@ class HistoryHooks:
             ]
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
-        self.lines = [(f"history: run stored in {self.shown}", {})]
+        self.lines = [(f"history: run stored in {self.shown}; {compared} series compared", {})]
         self.lines += [(f"NEW {_kind(f)} {_text(f)}", {"red": True}) for f in new]
         self.lines += [
             (
@@ -72,7 +72,8 @@ class HistoryHooks:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _store(self, data: dict):
-        """Append the run; (open regressions, new ones, recovered ones) in its series."""
+        """Append the run; (open regressions, new ones, recovered ones) in its series, and
+        how many series it measured."""
         from hil.history.regressions import find, open_regressions
         from hil.history.store import HistoryStore
 
@@ -88,7 +89,7 @@ class HistoryHooks:
         new = [f for f in open_now if f.key not in open_before]
         now_keys = {f.key for f in open_now}
         recovered = [f for k, f in open_before.items() if k not in now_keys]
-        return open_now, new, recovered
+        return open_now, new, recovered, len(history)
 
     @staticmethod
     def _measured_by(key, entry) -> bool:

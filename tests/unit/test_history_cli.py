@@ -181,3 +181,9 @@ def test_an_unreachable_database_is_one_line_exit_2(tmp_path, capsys, monkeypatc
     assert status == 2 and "--db" in err
     status, _, err = _run(capsys, "history", "runs", "--db", tmp_path / "missing.sqlite")
     assert status == 2 and "no such file" in err
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"not a database" * 100)
+    for argv in (["runs"], ["import", path]):
+        status, _, err = _run(capsys, "history", *argv, "--db", corrupt)
+        assert status == 2 and err.count("\n") == 1 and "file is not a database" in err
+    assert corrupt.read_bytes() == b"not a database" * 100

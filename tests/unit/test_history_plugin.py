@@ -3,6 +3,7 @@ against history at the end of the summary, --hil-fail-on-regression, a store tha
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -59,17 +60,13 @@ def _past(db: Path, nights: int = 40, upper: float | None = 200, then: list = ()
 @pytest.mark.slow
 def test_a_new_regression_ends_the_summary_and_fails_the_night(pytester, monkeypatch):
     db = pytester.path / "history.sqlite"
-    _past(db)
+    _past(db, then=[130.0])  # forty quiet nights, then one slow one
     pytester.makepyfile(test_speed=LATENCY)
-    monkeypatch.setenv("LATENCY", "100")
-    quiet = pytester.runpytest("--hil-history", "history.sqlite", "--hil-fail-on-regression")
-    assert quiet.ret == 0
-    assert "no open regressions" in quiet.stdout.str()
-    monkeypatch.setenv("LATENCY", "130")  # slower from tonight on
-    results = [pytester.runpytest("--hil-history", "history.sqlite") for _ in range(3)]
-    assert [r.ret for r in results] == [0, 0, 0]  # not asked to fail
-    assert "NEW REGRESSION" not in results[0].stdout.str()  # one night is no change yet
-    last = results[-1].stdout.str()
+    monkeypatch.setenv("LATENCY", "130")  # still slow
+    second, third = [pytester.runpytest("--hil-history", "history.sqlite") for _ in range(2)]
+    assert (second.ret, third.ret) == (0, 0)  # not asked to fail
+    assert "NEW REGRESSION" not in second.stdout.str()  # two nights are no change yet
+    last = third.stdout.str()
     assert "NEW REGRESSION test_speed.py::test_speed::latency" in last
     assert last.rstrip().splitlines()[-1].startswith("=")  # pytest's own last line ...
     summary = last[last.index("speck-hil history") :]
@@ -77,13 +74,23 @@ def test_a_new_regression_ends_the_summary_and_fails_the_night(pytester, monkeyp
     failing = pytester.runpytest("--hil-history", "history.sqlite", "--hil-fail-on-regression")
     assert failing.ret == 1
     assert "open regression" in failing.stdout.str()
-    monkeypatch.setenv("LATENCY", "100")  # fixed
-    fixed = [pytester.runpytest("--hil-history", "history.sqlite").stdout.str() for _ in range(5)]
-    recovered = [i for i, out in enumerate(fixed) if "recovered test_speed.py::test_speed" in out]
-    assert len(recovered) == 1  # said once, on the night the regression is gone
-    assert "no open regressions" in fixed[recovered[0] + 1]
+    with HistoryStore(str(db)) as store:  # three fixed nights, then two in pytest
+        latest = store.runs()[-1].started
+        for k in range(1, 4):
+            record = run_record(
+                [{"name": "latency", "value": 100.0, "upper": 200}],
+                serial="",
+                test="test_speed.py::test_speed",
+            )
+            record["session"]["device"] = None
+            record["session"]["started"] = (latest + dt.timedelta(milliseconds=k)).isoformat()
+            store.append(from_record(record))
+    monkeypatch.setenv("LATENCY", "100")
+    fourth, fifth = [pytester.runpytest("--hil-history", "history.sqlite") for _ in range(2)]
+    assert "recovered test_speed.py::test_speed::latency" in fourth.stdout.str()
+    assert "no open regressions" in fifth.stdout.str()
     with HistoryStore(str(db)) as store:
-        assert len(store.runs()) == 40 + 1 + 3 + 1 + 5
+        assert len(store.runs()) == 40 + 1 + 3 + 3 + 2
 
 
 def test_a_change_of_unknown_direction_is_shown_but_fails_nothing(pytester, monkeypatch):
