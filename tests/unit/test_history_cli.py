@@ -187,3 +187,18 @@ def test_an_unreachable_database_is_one_line_exit_2(tmp_path, capsys, monkeypatc
         status, _, err = _run(capsys, "history", *argv, "--db", corrupt)
         assert status == 2 and err.count("\n") == 1 and "file is not a database" in err
     assert corrupt.read_bytes() == b"not a database" * 100
+
+
+def test_the_help_and_the_plugin_load_no_store_or_statistics():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hil.plugin\nfrom hil.cli import main\n"
+        "try:\n    main(['history', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', *(m for m in ('sqlalchemy', 'ruptures', 'psycopg') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert done.stdout.rsplit("LOADED", 1)[1].split() == []
