@@ -42,6 +42,9 @@ REAL_QUIET_MS = 50
 def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None) -> Device:
     """Open what ``spec`` names; ``profile`` is a lab's override file for the device profile.
 
+    The profile is what the harness believes about the chip. An emulated devkit's own physics
+    come from ``HIL_SIM_PROFILE`` (``hil.emulator.truth``), never from ``profile``.
+
     Raises ``DeviceSpecError`` for a spec that names nothing, ``DeviceUnavailable`` when the
     device cannot be had here (none attached, or only the placeholder samna installed).
     """
@@ -63,7 +66,6 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
             kind="emulated",
             samna_version="emulated",
             quiet_ms=0,
-            prepare=lambda board: board.use_profile(chip_profile),
         )
     install = detect_samna()
     if install.kind != "real":

@@ -21,7 +21,6 @@ the outputs, so host speed never fails a healthy device.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from operator import attrgetter
 from types import ModuleType
 from typing import Any
@@ -66,12 +65,9 @@ class SamnaDevice(Device):
         kind: str,
         samna_version: str,
         quiet_ms: int,
-        prepare: Callable[[Any], None] | None = None,
         arrays: bool = True,
     ):
-        """``prepare`` is called with the opened board before anything else: the emulated
-        devkit takes the device profile from it, so a lab's override is what it emulates.
-        ``arrays=False`` sends events as samna's event objects even where the buffers take
+        """``arrays=False`` sends events as samna's event objects even where the buffers take
         arrays (how a real devkit is driven)."""
         self._samna = samna
         self._realtime = kind == "real"
@@ -100,8 +96,6 @@ class SamnaDevice(Device):
             raise DeviceUnavailable(
                 str(self.info), f"cannot be opened ({exc}); is another process using it?"
             ) from exc
-        if prepare is not None:
-            prepare(self._handle)
         self._chip = getattr(samna, profile.name)
         self._applied_hash: str | None = None
         self._closed = False

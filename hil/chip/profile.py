@@ -7,8 +7,9 @@ override="lab.toml")`` merges the override's keys into the named profile.
 
 from __future__ import annotations
 
+import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -55,6 +56,29 @@ class ShapeLimits:
 
 
 @dataclass(frozen=True)
+class NoiseModel:
+    """How far an emulated chip strays from the ideal one (``[noise]``; all off by default).
+
+    Only the emulator reads it: it is part of what an emulated chip *is*
+    (``HIL_SIM_PROFILE``), never something the harness assumes about a chip.
+    """
+
+    seed: int = 0
+    input_loss: float = 0.0  # probability that an input event is lost
+    spike_loss: float = 0.0  # probability that a spike a core emits is lost
+    spurious_spikes: float = 0.0  # probability per served event of one spike without cause
+    jitter_us: float = 0.0  # output timestamps are late by up to this much (uniform)
+    stochastic_cores: tuple[int, ...] = ()
+    misaddressed_spikes: float = 0.0  # on stochastic cores: probability of a random address
+
+    @property
+    def enabled(self) -> bool:
+        return any(
+            (self.input_loss, self.spike_loss, self.spurious_spikes, self.jitter_us)
+        ) or bool(self.stochastic_cores)
+
+
+@dataclass(frozen=True)
 class ChipProfile:
     name: str
     device_types: tuple[str, ...]
@@ -69,6 +93,7 @@ class ChipProfile:
     max_delay_us: float
     max_drain_us: float
     source: str
+    noise: NoiseModel = NoiseModel()
 
     def decimator_interval(self, code: int) -> int:
         """Spikes per passed spike for decimator interval ``code``."""
@@ -158,4 +183,55 @@ def _build(data: dict, source: str) -> ChipProfile:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{source}: incomplete or malformed profile ({exc!r})") from None
+    profile = replace(profile, noise=_noise(data.get("noise", {}), n_cores, source))
     return profile
+
+
+#: The numeric noise fields: (lowest, highest, what the number is).
+_NOISE_RANGES = {
+    "input_loss": (0.0, 1.0, "a probability"),
+    "spike_loss": (0.0, 1.0, "a probability"),
+    "spurious_spikes": (0.0, 1.0, "a probability per served event"),
+    "jitter_us": (0.0, float("inf"), "µs"),
+    "misaddressed_spikes": (0.0, 1.0, "a probability"),
+}
+
+
+def _noise(table: object, n_cores: int, source: str) -> NoiseModel:
+    """``[noise]`` as a NoiseModel; ProfileError naming the first field that is wrong."""
+    if not isinstance(table, dict):
+        raise ProfileError(f"{source}: noise must be a table")
+    known = {f.name for f in fields(NoiseModel)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ProfileError(
+            f"{source}: noise.{unknown[0]} is not a noise field (known: {', '.join(sorted(known))})"
+        )
+    values = {}
+    for name, value in table.items():
+        where = f"{source}: noise.{name}"
+        if name == "stochastic_cores":
+            if not isinstance(value, list) or not all(_is_int(v) for v in value):
+                raise ProfileError(f"{where} must be a list of core indices; got {value!r}")
+            bad = [v for v in value if not 0 <= v < n_cores]
+            if bad:
+                raise ProfileError(f"{where}: no core {bad[0]} (cores are 0..{n_cores - 1})")
+            values[name] = tuple(sorted(set(value)))
+        elif name == "seed":
+            if not _is_int(value) or value < 0:
+                raise ProfileError(f"{where} must be a non-negative integer; got {value!r}")
+            values[name] = value
+        else:
+            low, high, what = _NOISE_RANGES[name]
+            if not _is_number(value) or not low <= value <= high:
+                raise ProfileError(f"{where} is {what}, in [{low:g}, {high:g}]; got {value!r}")
+            values[name] = float(value)
+    return NoiseModel(**values)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -12,6 +12,12 @@ Emulator choices a lab can check against a chip:
   - ``reset_board_soft`` restores the default (empty) configuration; applying a
     configuration zeroes neuron states (to ``neurons_initial_value``) and empties queues.
 
+What the board pretends its chip is (budgets, latency, noise) is its own truth, read from
+``HIL_SIM_PROFILE`` when it is opened (see ``truth``), never the harness's ``--profile``.
+The chip's noise stream is seeded from the profile's ``[noise] seed`` and the number of
+configurations applied so far, so one session's replays differ from each other (a noisy chip
+does not repeat itself) and the same session with the same seed repeats exactly.
+
 Fault injection (``FaultPlan``, seeded) makes the harness's failure handling testable: input
 events dropped with a probability, a device that disconnects after N input events (every
 call then raises ``RuntimeError``, as samna does for a vanished device), or one that stops
@@ -26,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from hil.chip.profile import ChipProfile, load_profile
+from hil.chip.profile import ChipProfile
 from hil.emulator.program import DVS_LAYER
 from hil.emulator.samna import events as samna_events
 from hil.emulator.samna.nodes import Batch, EventNode, spike_array
 from hil.emulator.speck import Speck
+from hil.emulator.truth import emulated_profile
 from hil.events import SPIKE_DTYPE
 
 
@@ -99,7 +106,7 @@ class ChipModel:
     def apply_configuration(self, configuration: Any) -> None:
         """Validate and load a configuration; raises ValueError naming what the chip refuses."""
         self._devkit.check_connected()
-        speck = Speck(configuration, self._devkit.profile, seed=self._devkit.faults.seed)
+        speck = Speck(configuration, self._devkit.profile, seed=self._devkit.next_noise_seed())
         if self._slow_clk_hz is not None:
             speck.set_slow_clk_rate(self._slow_clk_hz)
         self._speck, self._offset_us = speck, 0.0
@@ -237,8 +244,11 @@ class EmulatedDevkit:
     """One emulated board, as ``samna.device.open_device`` hands it out."""
 
     def __init__(self, info: Any, profile: str | ChipProfile, config_type: type) -> None:
+        """``profile`` is the chip's truth, or the name of its chip ("speck2f"), whose truth
+        then comes from ``HIL_SIM_PROFILE``."""
         self.info = info
-        self.profile = load_profile(profile) if isinstance(profile, str) else profile
+        self.profile = emulated_profile(profile) if isinstance(profile, str) else profile
+        self._configurations = 0
         self.faults = FaultPlan()
         self._rng = np.random.default_rng(0)
         self._events_in = 0
@@ -247,9 +257,17 @@ class EmulatedDevkit:
         self._io = IoModule(self)
 
     def use_profile(self, profile: ChipProfile) -> None:
-        """Emulator only: emulate a chip with this profile (a lab's measured SynOps/s, say);
-        takes effect with the next configuration applied."""
+        """Emulator only: from the next configuration applied on, the chip is this one (its
+        budgets, latency and noise); its noise stream starts again from the profile's seed.
+        The harness never calls it: what it believes comes from ``--profile``."""
         self.profile = profile
+        self._configurations = 0
+
+    def next_noise_seed(self) -> int:
+        """The noise seed of the next configuration applied."""
+        seed = self.profile.noise.seed + (self._configurations << 32)
+        self._configurations += 1
+        return seed
 
     def inject_faults(self, plan: FaultPlan) -> None:
         """Emulator only: make this board misbehave from now on (counts restart at zero)."""

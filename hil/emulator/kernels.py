@@ -7,6 +7,11 @@ receptive-range table gives, per core and input row (column), the first and last
 (column) whose kernel window covers it, so that no event pays for integer divisions. The column
 indices below are the contract between ``packing`` and this module.
 
+Noise (``NoiseModel``, off unless ``noisy``) is drawn from a xorshift64* generator whose
+64-bit state lives in a one-element array the caller owns, so that a chip's random stream is
+reproducible from its seed and continues across calls. With ``noisy`` false no draw is made and
+the deterministic loops run unchanged.
+
 Depth-first routing uses an explicit stack of work items instead of recursion. An item is
 either an input delivered to a core, a spike a core emitted (to be decimated, monitored and
 routed), or a sensor event entering the DVS layer. Items are popped last-in first-out, so a
@@ -88,11 +93,49 @@ DONE = 0
 STACK_FULL = 1
 OUTPUT_FULL = 2
 
+# Noise parameters (``noise`` array), in the order ``NoiseModel`` lists them.
+INPUT_LOSS = 0
+SPIKE_LOSS = 1
+SPURIOUS_SPIKES = 2
+JITTER_US = 3
+MISADDRESSED = 4
+N_NOISE_FIELDS = 5
+
 # Output columns.
 OUT_LAYER = 0
 OUT_X = 1
 OUT_Y = 2
 OUT_FEATURE = 3
+
+
+_UNIT = 1.0 / 9007199254740992.0  # 2**-53: 53 random bits to a float in [0, 1)
+
+
+@njit(cache=True)
+def uniform(rng):
+    """A float in [0, 1) from the xorshift64* generator whose state is ``rng[0]`` (never 0)."""
+    x = rng[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    rng[0] = x
+    return float((x * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(11)) * _UNIT
+
+
+@njit(cache=True)
+def _below(rng, n):
+    """A uniform integer in 0..n-1."""
+    return min(int(uniform(rng) * n), n - 1)
+
+
+@njit(cache=True)
+def _shuffle(items, times, first, stop, rng):
+    """Put items first..stop-1 in random order (Fisher-Yates)."""
+    for i in range(stop - 1, first, -1):
+        j = first + _below(rng, i - first + 1)
+        for c in range(N_ITEM_FIELDS):
+            items[i, c], items[j, c] = items[j, c], items[i, c]
+        times[i], times[j] = times[j], times[i]
 
 
 @njit(cache=True)
@@ -190,6 +233,15 @@ def _integrate(
 
 
 @njit(cache=True)
+def _random_neuron(layer, geometry, rng):
+    """(feature, y, x) of a neuron of ``layer`` drawn uniformly."""
+    feature = _below(rng, geometry[layer, OUT_C])
+    y = _below(rng, geometry[layer, OUT_H])
+    x = _below(rng, geometry[layer, OUT_W])
+    return feature, y, x
+
+
+@njit(cache=True)
 def leak_until(core, t_us, geometry, biases, states, ticks_done, tick_origin_us, tick_period_us):
     """Apply every slow-clock tick at or before ``t_us`` that ``core`` has not seen yet."""
     ticks = int(np.floor((t_us - tick_origin_us) / tick_period_us))
@@ -213,6 +265,14 @@ def leak_until(core, t_us, geometry, biases, states, ticks_done, tick_origin_us,
 
 
 @njit(cache=True)
+def _stamped(t, noisy, noise, rng):
+    """The time an output is stamped with: ``t``, late by up to JITTER_US on a noisy chip."""
+    if noisy and noise[JITTER_US] > 0:
+        return t + uniform(rng) * noise[JITTER_US]
+    return t
+
+
+@njit(cache=True)
 def _emit(out, out_t, n_out, layer, x, y, feature, t):
     out[n_out, OUT_LAYER] = layer
     out[n_out, OUT_X] = x
@@ -228,9 +288,15 @@ def run_events(
     items, times, top, out, out_t, n_out,
     geometry, ranges, routes, dvs, weights, biases, states,
     synops_per_us, latency_us, timing, busy_until, ticks_done, decimator_count,
-    tick_origin_us, tick_period_us,
+    tick_origin_us, tick_period_us, noisy, noise, stochastic, rng,
 ):  # fmt: skip
     """Process inputs from ``next_input`` on; return (status, next_input, top, n_out).
+
+    With ``noisy``, ``noise`` (float64, indexed by INPUT_LOSS ... MISADDRESSED) says how
+    the chip strays: inputs and emitted spikes lost, a spurious spike per served event,
+    output timestamps late by up to JITTER_US, and on cores where ``stochastic`` is set,
+    the spikes of one event routed in random order, some with a random neuron's address.
+    ``rng`` is the generator's state (see ``uniform``).
 
     Buffers are never reallocated here: reassigning arrays inside the loop costs reference
     counting on every iteration, several times the work of an event. Instead, when the work
@@ -246,6 +312,9 @@ def run_events(
         if top == 0:
             if next_input == n_in:
                 return DONE, next_input, top, n_out
+            if noisy and noise[INPUT_LOSS] > 0 and uniform(rng) < noise[INPUT_LOSS]:
+                next_input += 1
+                continue
             kind = SENSOR if in_layer[next_input] == DVS_LAYER else DELIVERY
             top = _push(
                 items, times, 0, kind, in_layer[next_input], in_feature[next_input],
@@ -270,7 +339,7 @@ def run_events(
                 * max(0, ox_last - ox_first + 1)
                 * geometry[layer, OUT_C]
             )
-            if current + synops > stack_capacity:
+            if current + synops + 1 > stack_capacity:
                 return STACK_FULL, next_input, top, n_out
             top = current
             start = max(arrival, busy_until[layer]) if timing else arrival
@@ -283,10 +352,22 @@ def run_events(
             if timing:
                 busy_until[layer] = start + synops / synops_per_us[layer]
                 done = busy_until[layer] + latency_us
+            if not noisy:
+                top = _integrate(
+                    layer, feature, y, x, oy_first, oy_last, ox_first, ox_last, done,
+                    geometry, weights, states, items, times, top,
+                )  # fmt: skip
+                continue
+            first = top
             top = _integrate(
                 layer, feature, y, x, oy_first, oy_last, ox_first, ox_last, done,
                 geometry, weights, states, items, times, top,
             )  # fmt: skip
+            if stochastic[layer]:
+                _shuffle(items, times, first, top, rng)
+            if noise[SPURIOUS_SPIKES] > 0 and uniform(rng) < noise[SPURIOUS_SPIKES]:
+                f, ny, nx = _random_neuron(layer, geometry, rng)
+                top = _push(items, times, top, SPIKE, layer, f, ny, nx, done)
             continue
 
         if current + 2 > stack_capacity:
@@ -296,6 +377,11 @@ def run_events(
         top = current
 
         if kind == SPIKE:
+            if noisy:
+                if noise[SPIKE_LOSS] > 0 and uniform(rng) < noise[SPIKE_LOSS]:
+                    continue
+                if stochastic[layer] and uniform(rng) < noise[MISADDRESSED]:
+                    feature, y, x = _random_neuron(layer, geometry, rng)
             every = geometry[layer, DECIMATE_EVERY]
             if every > 0:
                 decimator_count[layer] += 1
@@ -303,7 +389,8 @@ def run_events(
                     continue
                 decimator_count[layer] = 0
             if geometry[layer, MONITOR]:
-                n_out = _emit(out, out_t, n_out, layer, x, y, feature, arrival)
+                stamp = _stamped(arrival, noisy, noise, rng)
+                n_out = _emit(out, out_t, n_out, layer, x, y, feature, stamp)
             top = _push_destinations(
                 items, times, top, routes, layer, geometry, feature, y, x, arrival
             )
@@ -313,7 +400,8 @@ def run_events(
             continue
         channel = 0 if dvs[DVS_MERGE] else feature
         if dvs[DVS_MONITOR]:
-            n_out = _emit(out, out_t, n_out, DVS_LAYER, x, y, channel, arrival)
+            stamp = _stamped(arrival, noisy, noise, rng)
+            n_out = _emit(out, out_t, n_out, DVS_LAYER, x, y, channel, stamp)
         y = y // dvs[DVS_POOL_Y]
         x = x // dvs[DVS_POOL_X]
         if (

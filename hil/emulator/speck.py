@@ -55,7 +55,24 @@ State across calls
   - Neuron states, queues (``busy_until``), decimator counters, leak ticks and chip time
     persist across ``run`` calls; inputs of a later call may not start before the chip time
     already reached. ``reset()`` restores ``initial_states`` and zeroes everything else.
-  - ``seed`` seeds ``self.rng``, reserved for fault injection; the model is deterministic.
+  - ``seed`` (default ``profile.noise.seed``) seeds the chip's noise generator; the stream
+    continues across ``run`` calls and ``reset()`` does not rewind it.
+
+Noise (``profile.noise``; all off by default, and then the model is deterministic)
+  - ``input_loss``: each input event is lost with this probability before it reaches a core.
+  - ``spike_loss``: each spike a core emits is lost with this probability, before the
+    decimator: it is neither monitored nor routed.
+  - ``spurious_spikes``: each event a core serves makes, with this probability, one random
+    neuron of that core emit a spike that nothing caused (its state is untouched); it leaves
+    with the event's own spikes and is routed like them.
+  - ``jitter_us``: each monitored output is stamped late by a uniform 0..jitter_us µs; only
+    the stamp, not the time the spike travels on.
+  - ``stochastic_cores``: on these cores (sinabs' issues: cores 0-1 run asynchronously and
+    give different outputs for identical input) the spikes one event causes are routed in
+    random order, and each spike, with probability ``misaddressed_spikes``, carries the
+    address of a neuron drawn uniformly from the core (the neuron that fired is reset as
+    usual; the spike is monitored and routed under the drawn address). Spike counts per
+    core stay; which neurons they are counted for does not.
 """
 
 from __future__ import annotations
@@ -89,7 +106,21 @@ class Speck:
 
             self.program = program_from_config(config_or_program, self.profile)
         self.timing = bool(timing)
-        self.rng = np.random.default_rng(seed)
+        noise = self.profile.noise
+        self._noisy = noise.enabled
+        self._noise = np.array(
+            [
+                noise.input_loss,
+                noise.spike_loss,
+                noise.spurious_spikes,
+                noise.jitter_us,
+                noise.misaddressed_spikes,
+            ],
+            np.float64,
+        )
+        self._stochastic = np.zeros(N_CORES, np.bool_)
+        self._stochastic[[c for c in noise.stochastic_cores if c < N_CORES]] = True
+        self._rng_state = _generator_state(noise.seed if seed is None else seed)
         self._chip: PackedChip = pack(self.program, self.profile.decimator_intervals)
         self._items = np.empty((4096, kernels.N_ITEM_FIELDS), np.int64)
         self._item_times = np.empty(4096, np.float64)
@@ -145,7 +176,7 @@ class Speck:
         if until is not None:
             self._now_us = max(self._now_us, float(until))
         self._leak_all_until(self._now_us)
-        return _as_spikes(fields, times, sort=self.timing)
+        return _as_spikes(fields, times, sort=self.timing or self._noise[kernels.JITTER_US] > 0)
 
     def _execute(self, spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Drive the compiled loop, doubling a buffer whenever it reports one full."""
@@ -162,6 +193,7 @@ class Speck:
                 self._states, self._synops_per_us, float(self.profile.pipeline_latency_us),
                 self.timing, self._busy_until, self._ticks_done, self._decimator_count,
                 self._tick_origin_us, self._tick_period_us,
+                self._noisy, self._noise, self._stochastic, self._rng_state,
             )  # fmt: skip
             if status == kernels.DONE:
                 return out[:n_out], out_t[:n_out]
@@ -235,6 +267,16 @@ class Speck:
         limits[:N_CORES, 1:] = geometry[:, kernels.IN_C : kernels.IN_W + 1]
         limits[kernels.DVS_LAYER] = (1, 2, DVS_SENSOR_SIZE, DVS_SENSOR_SIZE)
         return limits
+
+
+def _generator_state(seed: int) -> np.ndarray:
+    """A non-zero xorshift state from ``seed`` (splitmix64), as the kernels' ``rng``."""
+    mask = (1 << 64) - 1
+    z = (int(seed) + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    z ^= z >> 31
+    return np.array([z or 1], np.uint64)
 
 
 def _doubled(array: np.ndarray) -> np.ndarray:

@@ -35,12 +35,16 @@ def one_board():
 
 
 def replay(stimulus, budget=None, tmp_path=None):
+    """On an emulated chip with this SynOps budget per core, which the harness knows."""
     profile = None
     if budget is not None:
         profile = tmp_path / "budget.toml"
         profile.write_text(BUDGET_TOML.format(budget))
-    with open_device("sim", profile=profile) as device:
-        return device.deploy(one_layer_net(), (2, 64, 64), monitor="all").replay(stimulus)
+    with pytest.MonkeyPatch.context() as patch:
+        if profile is not None:
+            patch.setenv("HIL_SIM_PROFILE", str(profile))
+        with open_device("sim", profile=profile) as device:
+            return device.deploy(one_layer_net(), (2, 64, 64), monitor="all").replay(stimulus)
 
 
 @pytest.fixture(scope="module")

@@ -34,9 +34,11 @@ def one_board():
 
 
 @pytest.fixture
-def tight_budget(tmp_path):
+def tight_budget(tmp_path, monkeypatch):
+    """A slow emulated chip (its truth) and a lab profile that knows it (the belief)."""
     path = tmp_path / "tight.toml"
     path.write_text("[timing]\nsynops_per_s = [2e6, 2e6, 2e6, 2e6, 2e6, 2e6, 2e6, 2e6, 2e6]\n")
+    monkeypatch.setenv("HIL_SIM_PROFILE", str(path))
     return path
 
 
