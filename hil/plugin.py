@@ -26,7 +26,6 @@ from hil.backends import Device, DeviceError, DeviceSpecError, open_device, pars
 from hil.backends.base import Run
 from hil.chip.profile import ChipProfile, ProfileError, load_profile
 from hil.device_session import SCOPES, DeviceRefused, DeviceSession
-from hil.emulator.truth import emulated_profile
 from hil.history import pytest_hooks as history
 from hil.measurement import Measure, failure_report
 from hil.preflight import check_session_inputs
@@ -322,8 +321,6 @@ class HilPlugin:
             self.spec = parse_device_spec(option(config, "device"))
             self.profile_path = path_option(config, "profile")
             self.profile = load_profile(self.spec.profile_name, override=self.profile_path)
-            if self.spec.kind == "emulated":
-                emulated_profile(self.spec.profile_name)  # a bad HIL_SIM_PROFILE, said up front
         except (DeviceSpecError, ProfileError) as exc:
             raise pytest.UsageError(str(exc)) from None
         self.scope = option(config, "device_scope")

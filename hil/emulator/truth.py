@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from hil.chip.devices import DEVICE_TYPES
 from hil.chip.profile import (
     PROFILE_DIR,
     ChipProfile,
@@ -36,6 +37,13 @@ def emulated_profile(chip: str) -> ChipProfile:
         return load_profile(chip, override=_overlay(value))
     except ProfileError as exc:
         raise ProfileError(f"{SIM_PROFILE_ENV}={value}: {exc}") from None
+
+
+def check_sim_profile() -> None:
+    """Refuse a bad ``HIL_SIM_PROFILE`` before any work: it must merge over every chip's
+    shipped profile (``ProfileError``, a ValueError, names the variable)."""
+    for chip in sorted({chip for _, chip in DEVICE_TYPES.values()}):
+        emulated_profile(chip)
 
 
 def _overlay(value: str) -> Path:

@@ -194,5 +194,5 @@ def test_a_bad_noise_value_is_one_line_naming_the_field(line, problem, tmp_path)
 def test_noise_that_is_not_a_table_is_refused(tmp_path):
     path = tmp_path / "lab.toml"
     path.write_text("noise = 0.1\n")
-    with pytest.raises(ProfileError, match="noise must be a table"):
+    with pytest.raises(ProfileError, match=r"\[noise\] must be a table"):
         load_profile("speck2f", override=path)

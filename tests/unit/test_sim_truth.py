@@ -100,7 +100,7 @@ def test_without_hil_sim_profile_the_chip_is_its_shipped_profile():
     ("value", "problem"),
     [
         ("nosuch", "no shipped profile 'nosuch' (shipped: noisy, speck2e, speck2f)"),
-        ("missing.toml", "missing.toml: profile file not found"),
+        ("missing.toml", "missing.toml: cannot read the device profile: no such file"),
         ("{bad}", "not valid TOML"),
         ("{noise}", "noise.input_loss is a probability, in [0, 1]; got 2"),
     ],
