@@ -45,7 +45,7 @@ def load_model(reference: str) -> torch.nn.Module:
     _check_no_arguments(builder, reference)
     try:
         model = builder()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # user code: a sys.exit() is an error too
         raise ModelError(f"{reference}: the builder raised {_described(exc)}") from None
     return _checked(model, reference)
 
@@ -104,7 +104,7 @@ def _load_file(path: Path) -> object:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise ModelError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # user code: a sys.exit() is an error too
         raise ModelError(f"{path}: running the file raised {_described(exc)}") from None
     return module
 
@@ -118,7 +118,7 @@ def _import(name: str) -> object:
         ) from None
     except ImportError as exc:
         raise ModelError(f"cannot import {name!r}: {exc}") from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # user code: a sys.exit() is an error too
         raise ModelError(f"{name}: importing it raised {_described(exc)}") from None
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from hil.backends.base import DeployError
-from hil.backends.layers import conversion_error
+from hil.backends.layers import check_input_shape, conversion_error
 from hil.chip.memory import CoreShape, check_core
 from hil.chip.profile import ChipProfile
 from hil.emulator.program import DVS_LAYER
@@ -93,6 +93,7 @@ def map_network(
 
     _check_finite(net)
     input_shape = tuple(int(v) for v in input_shape)
+    check_input_shape(input_shape, profile)
     try:
         network = DynapcnnNetwork(net, input_shape=input_shape, discretize=True)
     except Exception as exc:  # sinabs' own exceptions derive from Exception only

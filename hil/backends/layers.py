@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from hil.backends.base import DeployError
+from hil.chip.profile import ChipProfile
 
 #: What to do instead, by kind of layer the chip has no counterpart for.
 _ADVICE = (
@@ -51,6 +52,22 @@ def conversion_error(net: torch.nn.Module, exc: BaseException) -> DeployError:
                 )
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return DeployError(f"sinabs cannot convert this network: {first}")
+
+
+def check_input_shape(input_shape: tuple[int, ...], profile: ChipProfile) -> None:
+    """Refuse an input no chip takes before sinabs builds tensors of that size (a mistyped
+    2,20000,20000 would have it allocate tens of GB)."""
+    limits = profile.limits
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise DeployError(f"input shape {input_shape}: expected (C, H, W), positive")
+    channels, height, width = input_shape
+    if max(height, width) > limits.max_input_size or channels > limits.max_channels:
+        raise DeployError(
+            f"input shape (C, H, W) = {input_shape}: the chip takes at most "
+            f"{limits.max_input_size}x{limits.max_input_size} pixels and "
+            f"{limits.max_channels} channels",
+            limit="input size",
+        )
 
 
 def _index(name: str) -> int | None:

@@ -108,6 +108,8 @@ BAD_BUILDERS = [
     Bad("builder-syntax-error", _builder("def build(:\n"), "models_bad.py"),
     Bad("builder-import-error", _builder("import no_such_module_xyz\n"), "models_bad.py"),
     Bad("builder-returns-none", _builder("def build():\n    return None\n"), "build"),
+    Bad("builder-exits", _builder("import sys\n\ndef build():\n    sys.exit(3)\n"), "SystemExit"),
+    Bad("module-exits-on-import", _builder("import sys\nsys.exit(3)\n"), "models_bad.py"),
     Bad("builder-missing", _builder("x = 1\n"), "build"),
     Bad("model-is-a-directory", lambda folder: _mkdir(folder / "net.pt"), "net.pt"),
     Bad("state-dict-only", lambda folder: _state_dict(folder), "weights.pt"),

@@ -119,6 +119,28 @@ def test_model_cli(bad, untouched, capsys):
     assert out == ""
 
 
+def test_model_pytest(pytester):
+    references = [bad.build(pytester.path) for bad in CODE_EXECUTION]
+    pytester.makepyfile(
+        f"""
+        import pytest
+        from hil.models import load_model
+
+        @pytest.mark.parametrize("reference", {references!r})
+        def test_loads(reference):
+            load_model(reference)
+
+        def test_next_one_runs():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=len(references), passed=1)
+    for reference in references:
+        result.stdout.fnmatch_lines([f"E  *ModelError: {reference}: refused: *"])
+    assert not (pytester.path / MARKER).exists()
+
+
 def test_a_saved_network_still_loads(tmp_path):
     import torch
     from corpus import small_net
@@ -150,6 +172,15 @@ def test_unsupported_layer_cli(bad, untouched, capsys):
     code, _, err = cli(capsys, "check", "--model", reference, "--input-shape", "2,16,16")
     assert code == EXIT_BAD_INPUT
     one_line(err, bad.names)
+
+
+def test_an_input_no_chip_takes_is_refused_before_sinabs_allocates(capsys):
+    code, out, _ = cli(capsys, "check", "--model", GOOD_MODEL, "--input-shape", "2,20000,20000")
+    assert code == 1  # an error finding of the check, in one line
+    (finding,) = [line for line in out.splitlines() if line.startswith("error:")]
+    assert "(2, 20000, 20000)" in finding
+    with open_device("sim") as device, pytest.raises(DeployError, match="at most 128x128"):
+        device.deploy(load_model(GOOD_MODEL), (2, 20000, 20000))
 
 
 def test_unsupported_layer_pytest(pytester):
@@ -371,7 +402,7 @@ def test_synops_series_over_an_absurd_span_is_refused_before_allocation():
         run = device.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all").replay(rec)
         late = run.outputs.copy()
         late["t"] += 10**13  # as outputs delayed by a budget in the wrong unit
-        with pytest.raises(SizeError, match="SynOps/s series"):
+        with pytest.raises(SizeError, match="SynOps/s series would need 596 GiB"):
             synops_report(replace(run, outputs=late), sinabs_dt_us=None)
 
 
