@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from hil import __version__, backends, recordings, synthetic
-from hil.bounds import check_array_size
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.profile import load_profile
 from hil.environment import check_environment
@@ -315,12 +314,6 @@ def _synth(args: argparse.Namespace) -> int:
     for name, value in (("--rate", args.rate), ("--duration", args.duration)):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} {value:g}: must be a positive number")
-    check_array_size(
-        "the synthetic recording",
-        args.rate * args.duration,
-        EVENT_DTYPE.itemsize,
-        "--rate × --duration",
-    )
     options: dict = {"seed": args.seed, "size": args.size}
     if args.kind == "moving-bar":
         options |= {"bar_width": args.bar_width, "sweeps": args.sweeps}

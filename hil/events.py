@@ -119,6 +119,12 @@ def sensor_size_tuple(sensor_size: Sequence[int]) -> tuple[int, ...]:
     size = tuple(int(s) for s in sensor_size)
     if len(size) not in (2, 3) or min(size) < 1:
         raise ValueError(f"sensor_size must be (W, H) or (W, H, P) of positive ints; got {size}")
+    largest = [np.iinfo(EVENT_DTYPE[name]).max + 1 for name in ("x", "y", "p")]
+    if any(s > most for s, most in zip(size, largest, strict=False)):
+        raise ValueError(
+            f"sensor_size {size} is larger than events can address "
+            f"(W, H ≤ {largest[0]}, P ≤ {largest[2]})"
+        )
     return size
 
 

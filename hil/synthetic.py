@@ -6,11 +6,13 @@ file written from it has a stable sha256 and can sit in the manifest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
-from hil.events import EVENT_DTYPE
+from hil.bounds import check_array_size
+from hil.events import EVENT_DTYPE, sensor_size_tuple
 
 US_PER_S = 1_000_000
 
@@ -40,8 +42,11 @@ def moving_bar(
     Events fall inside the bar; its leading half gives ON events (p=1), its trailing half OFF.
     """
     rng = np.random.default_rng(seed)
-    width, height = size
-    n = rng.poisson(rate * duration_s)
+    width, height = sensor_size_tuple(size)
+    for name, value in (("bar_width", bar_width), ("sweeps", sweeps)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1; got {value}")
+    n = _count(rng, rate, duration_s)
     t = np.sort(rng.integers(0, _us(duration_s), n))
     phase = (t * sweeps / _us(duration_s)) % 1.0
     offset = rng.uniform(0, bar_width, n)
@@ -90,9 +95,8 @@ def _uniform(
     size: tuple[int, int],
     polarities: int,
 ) -> np.ndarray:
-    if rate < 0:
-        raise ValueError(f"rate must be non-negative; got {rate}")
-    n = rng.poisson(rate * (t1_us - t0_us) / US_PER_S)
+    sensor_size_tuple((*size, polarities))
+    n = _count(rng, rate, (t1_us - t0_us) / US_PER_S)
     events = np.empty(n, dtype=EVENT_DTYPE)
     events["t"] = np.sort(rng.integers(t0_us, max(t1_us, t0_us + 1), n))
     events["x"] = rng.integers(0, size[0], n)
@@ -101,9 +105,23 @@ def _uniform(
     return events
 
 
+def _count(rng: np.random.Generator, rate: float, seconds: float) -> int:
+    """How many events ``rate`` events/s give over ``seconds``, refused when they would not
+    fit in memory."""
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"rate must be a non-negative number of events/s; got {rate}")
+    check_array_size(
+        "the synthetic recording",
+        round(rate * seconds),
+        EVENT_DTYPE.itemsize,
+        f"{rate:g} events/s over {seconds:g} s",
+    )
+    return int(rng.poisson(rate * seconds))
+
+
 def _us(seconds: float) -> int:
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive; got {seconds} s")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"duration must be a positive number of seconds; got {seconds}")
     return round(seconds * US_PER_S)
 
 

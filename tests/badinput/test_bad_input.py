@@ -416,12 +416,23 @@ def test_sinabs_reference_over_an_absurd_span_is_refused_before_allocation():
         spike_frames(spikes, (2, 128, 128), 1000)
 
 
-def test_synthetic_recording_too_large_cli(tmp_path, capsys):
-    code, _, err = cli(
-        capsys, "recordings", "synth", "poisson", tmp_path / "x.h5", "--rate", "1e12"
-    )
+@pytest.mark.parametrize(
+    ("options", "names"),
+    [
+        (("poisson", "--rate", "1e12"), "events/s"),
+        (("burst", "--rate", "1000", "--burst-rate", "1e12"), "events/s"),
+        (("poisson", "--size", "100000x100000"), "sensor_size"),
+        (("moving-bar", "--bar-width", "0"), "bar_width"),
+        (("moving-bar", "--sweeps", "-3"), "sweeps"),
+        (("poisson", "--rate", "nan"), "--rate"),
+        (("poisson", "--duration", "-1"), "--duration"),
+    ],
+)
+def test_synthetic_parameters_cli(options, names, tmp_path, capsys):
+    kind, *rest = options
+    code, _, err = cli(capsys, "recordings", "synth", kind, tmp_path / "x.h5", *rest)
     assert code == EXIT_BAD_INPUT
-    one_line(err, "--rate")
+    one_line(err, names)
     assert list(tmp_path.iterdir()) == []
 
 
