@@ -19,6 +19,7 @@ import numpy as np
 
 from hil import recordings
 from hil.events import EVENT_DTYPE, SPIKE_DTYPE
+from hil.files import unreadable_file
 
 if TYPE_CHECKING:
     from hil.backends.base import Run
@@ -43,6 +44,9 @@ def save_spikes(path: str | os.PathLike, spikes: np.ndarray, **metadata) -> Path
 
 def load_spikes(path: str | os.PathLike) -> np.ndarray:
     """Read a file written by ``save_spikes`` back into a ``SPIKE_DTYPE`` array."""
+    problem = unreadable_file(path)
+    if problem:
+        raise ArtifactError(f"{path}: {problem}")
     try:
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != SPIKES_FORMAT:

@@ -47,6 +47,10 @@ MANIFEST = "manifest.toml"
 RECORDINGS_ENV = "HIL_RECORDINGS"
 _RESERVED_ATTRS = {"format", "format_version", "sensor_size", "t_unit", "t_origin_us"}
 ORIGIN_KEY = "t_origin_us"
+#: The most an event file's stored bytes may expand when read: deflate cannot exceed 1032x (real
+#: events give 2-10x); a file declaring more events than that is refused before anything is
+#: allocated for them.
+MAX_COMPRESSION = 1100
 #: The ms index is written only while it has at most this many rows, or fewer than two per
 #: event: a 10-hour gap in a few events would otherwise write a 288 MB index for 1 kB of events.
 INDEX_FREE_ROWS = 1 << 20
@@ -397,7 +401,15 @@ def _hdf5_length(path: Path, f: h5py.File) -> int:
         lengths[name] = dset.shape[0]
     if len(set(lengths.values())) != 1:
         raise RecordingError(path, f"event datasets differ in length: {lengths}")
-    return lengths["t"]
+    n = lengths["t"]
+    stored = sum(f["events"][name].id.get_storage_size() for name in EVENT_DTYPE.names)
+    if n * EVENT_DTYPE.itemsize > max(MAX_COMPRESSION * stored, 1 << 20):
+        raise RecordingError(
+            path,
+            f"declares {n:,} events but stores only {stored:,} bytes of them (truncated, or "
+            "crafted to make a reader allocate what is not there)",
+        )
+    return n
 
 
 def _sensor_size_attr(path: Path, f: h5py.File) -> tuple[int, int, int]:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from hil import recordings, synthetic
+from hil.events import EVENT_DTYPE
 
 SPECK2F = Path(__file__).resolve().parents[2] / "hil" / "chip" / "profiles" / "speck2f.toml"
 MARKER = "RAN"  # a file a payload would create: its presence proves code ran
@@ -236,7 +237,20 @@ def _shifted(index: np.ndarray) -> np.ndarray:
     return index
 
 
+def _declared_not_stored(folder: Path) -> str:
+    """An HDF5 file declaring 10^12 events without storing any: 11.8 TiB if read."""
+    path = folder / "declared.h5"
+    with h5py.File(path, "w") as f:
+        group = f.create_group("events")
+        for name in ("t", "x", "y", "p"):
+            dtype = EVENT_DTYPE[name]
+            group.create_dataset(name, (10**12,), dtype, chunks=(1 << 16,), compression="gzip")
+        f.attrs["sensor_size"] = np.array([128, 128, 2])
+    return str(path)
+
+
 BAD_RECORDINGS = [
+    Bad("declared-not-stored", _declared_not_stored, "declared.h5"),
     Bad("index-all-zeros", _h5_with_index("zeros.h5", np.zeros_like), "zeros.h5"),
     Bad("index-short", _h5_with_index("short.h5", lambda i: i[: len(i) // 2]), "short.h5"),
     Bad("index-decreasing", _h5_with_index("decreasing.h5", _decreasing), "decreasing.h5"),

@@ -270,6 +270,15 @@ def test_recording_cli(bad, untouched, capsys, tmp_path):
     one_line(err, bad.names)
 
 
+def test_an_artifact_that_is_a_fifo_is_refused(tmp_path):
+    from hil.artifacts import ArtifactError, load_spikes
+
+    os.mkfifo(tmp_path / "run0-outputs.h5")
+    with pytest.raises(ArtifactError) as error:
+        load_spikes(tmp_path / "run0-outputs.h5")
+    one_line(str(error.value), "FIFO")
+
+
 def test_recording_pytest(pytester):
     paths = [bad.build(pytester.path) for bad in BAD_RECORDINGS if "index" in bad.id]
     pytester.makepyfile(
