@@ -114,9 +114,9 @@ class HistoryHooks:
 
 
 def register(config: pytest.Config, target: str | None, fail_on_regression: bool) -> None:
-    """Register the hooks when a history is given (on the controller only: an xdist worker's
-    tests reach the controller's record)."""
-    if target and not hasattr(config, "workerinput"):
+    """Register the hooks when a history is given and tests will run (on the controller only:
+    an xdist worker's tests reach the controller's record)."""
+    if target and not hasattr(config, "workerinput") and not config.option.collectonly:
         config.pluginmanager.register(
             HistoryHooks(config, target, fail_on_regression), HistoryHooks.name
         )

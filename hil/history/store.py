@@ -37,20 +37,20 @@ runs = sa.Table(
     sa.Column("started", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("ended", sa.DateTime(timezone=True)),
     sa.Column("stored", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
     sa.Column("exitstatus", sa.Integer),
     sa.Column("host", sa.Text, nullable=False, default=""),
-    sa.Column("git_commit", sa.String(64)),
+    sa.Column("git_commit", sa.Text),
     sa.Column("git_branch", sa.Text),
-    sa.Column("harness_version", sa.String(64)),
-    sa.Column("sinabs_version", sa.String(64)),
-    sa.Column("torch_version", sa.String(64)),
-    sa.Column("samna_version", sa.String(64)),
-    sa.Column("device_type", sa.String(64), nullable=False, default=""),
+    sa.Column("harness_version", sa.Text),
+    sa.Column("sinabs_version", sa.Text),
+    sa.Column("torch_version", sa.Text),
+    sa.Column("samna_version", sa.Text),
+    sa.Column("device_type", sa.Text, nullable=False, default=""),
     sa.Column("serial", sa.Text, nullable=False, default=""),
-    sa.Column("logic_version", sa.String(64)),
+    sa.Column("logic_version", sa.Text),
     sa.Column("profile", sa.Text, nullable=False, default=""),
-    sa.Column("profile_sha256", sa.String(64)),
+    sa.Column("profile_sha256", sa.Text),
     sa.Column("budgets_measured", sa.Boolean),
     sa.Column("provenance", sa.Text, nullable=False),  # JSON: everything the source said
 )
@@ -69,8 +69,8 @@ results = sa.Table(
     sa.Column("lower", sa.Float),
     sa.Column("upper", sa.Float),
     sa.Column("marginal", sa.Float),
-    sa.Column("outcome", sa.String(20), nullable=False, default=""),
-    sa.Column("better", sa.String(10)),
+    sa.Column("outcome", sa.Text, nullable=False, default=""),
+    sa.Column("better", sa.Text),
     sa.Index("ix_hil_results_series", "test", "measurement", "serial", "profile"),
 )
 
@@ -81,14 +81,14 @@ replays = sa.Table(
     sa.Column("run", sa.Integer, sa.ForeignKey("hil_runs.id"), nullable=False, index=True),
     sa.Column("test", sa.Text, nullable=False),
     sa.Column("recording", sa.Text, nullable=False),
-    sa.Column("sha256", sa.String(64)),
-    sa.Column("config_hash", sa.String(64)),
+    sa.Column("sha256", sa.Text),
+    sa.Column("config_hash", sa.Text),
 )
 
 meta = sa.Table(
     "hil_meta",
     metadata,
-    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 

@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 from history_fixtures import run_record
 
+import hil.checks  # noqa: F401 (see below)
 from hil.history.records import from_record
 from hil.history.store import HistoryStore
 from hil.history.synthetic import history
+
+# The inner sessions import the measure fixture's analyses (torch, sinabs, numba). pytester
+# drops what an inner session imported, and importing torch a second time in one process
+# crashes it: importing hil.checks here keeps them loaded for every inner session.
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -164,3 +169,10 @@ def test_the_run_record_carries_its_provenance(pytester):
     with HistoryStore(str(pytester.path / "h.sqlite")) as store:
         [run] = store.runs()
         assert run.serial == device["serial"] and run.versions["samna"] == "emulated"
+
+
+def test_collecting_only_stores_nothing(pytester):
+    pytester.makepyfile(test_speed=LATENCY)
+    result = pytester.runpytest("--collect-only", "--hil-history", "h.sqlite")
+    assert result.ret == 0
+    assert not (pytester.path / "h.sqlite").exists()
