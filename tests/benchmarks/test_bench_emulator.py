@@ -2,13 +2,15 @@
 
 Run with ``.venv/bin/python -m pytest tests/benchmarks/test_bench_emulator.py --benchmark-enable
 -p no:xdist``. Per network, the sinabs benchmark runs first and is the baseline; the emulator
-benchmark records ``ratio_to_baseline``, ``speedup`` (its inverse) and ``realtime_factor`` (emulated
-seconds per wall-clock second) in ``extra_info``, and asserts the targets: at least 10 times
-faster than sinabs, and faster than real time on the 128x128 network.
+benchmark records ``ratio_to_baseline``, ``speedup`` (its inverse) and ``realtime_factor``
+(emulated seconds per CPU second) in ``extra_info``, and asserts the targets: at least 10 times
+faster than sinabs, and faster than real time on the 128x128 network. Times are the process's
+CPU time (sinabs with the harness's torch threads), so the ratios hold on a busy machine.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,7 @@ from torch import nn
 
 from hil import synthetic
 from hil.backends.sinabs_backend import spike_frames
+from hil.backends.torch_threads import use_torch_threads
 from hil.emulator import Speck
 from hil.emulator.install import install_as_samna
 from hil.events import SPIKE_DTYPE
@@ -117,6 +120,7 @@ def cases() -> dict[str, Case]:
 
 
 def sinabs_forward(case: Case) -> torch.Tensor:
+    use_torch_threads()  # as the harness runs it; CPU time would count idle threads' spinning
     sinabs.reset_states(case.network)
     with torch.no_grad():
         return case.network(case.frames)
@@ -131,6 +135,7 @@ NETWORKS = ["nir_scnn", "dvs_128"]
 
 
 @pytest.mark.parametrize("name", NETWORKS)
+@pytest.mark.benchmark(timer=time.process_time)
 def test_sinabs_forward(benchmark, speed_ratio, cases, name):
     case = cases[name]
     benchmark.group = name
@@ -141,6 +146,7 @@ def test_sinabs_forward(benchmark, speed_ratio, cases, name):
 
 
 @pytest.mark.parametrize("name", NETWORKS)
+@pytest.mark.benchmark(timer=time.process_time)
 def test_emulator(benchmark, speed_ratio, cases, name):
     case = cases[name]
     benchmark.group = name
