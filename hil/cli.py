@@ -428,6 +428,14 @@ def _run_summary(device, recording, run) -> list[tuple[str, str]]:
         ("events out", f"{len(outputs):,}" + (f"  ({per_core})" if per_core else "")),
         ("replay wall time", f"{run.wall_s:.3f} s"),
     ]
+    if run.host_limited:
+        rows.append(
+            (
+                "HOST-LIMITED",
+                f"the host wrote inputs up to {run.host_lag_us:,.0f} µs after they were due: "
+                "output delay below is the host's, not the chip's",
+            )
+        )
     if len(outputs) and len(inputs):
         drain = int(outputs["t"].max()) - int(inputs["t"][-1])
         rows.append(("drain after input", f"{max(drain, 0):,} µs"))

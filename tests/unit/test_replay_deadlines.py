@@ -20,6 +20,7 @@ from hil.checks import HilMeasure
 from hil.chip.profile import load_profile
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices
+from hil.recordings import Recording
 
 
 @pytest.fixture(autouse=True)
@@ -191,3 +192,16 @@ def test_the_engine_is_compiled_when_a_device_opens():
     before, opened = (line.split()[1:] for line in done.stdout.splitlines()[-2:])
     assert before == ["0", "0"]
     assert "0" not in opened
+
+
+def test_the_replay_command_says_a_run_was_host_limited(stimulus):
+    from hil.cli import _run_summary
+
+    with open_device("sim") as device:
+        run = device.deploy(two_layer_net(), (2, 16, 16), monitor="all").replay(stimulus)
+    recording = Recording.from_events(stimulus, (16, 16, 2))
+    healthy = dict(_run_summary(device, recording, run))
+    assert "HOST-LIMITED" not in healthy
+    late = dict(_run_summary(device, recording, dataclasses.replace(run, host_lag_us=25_000)))
+    assert "25,000 µs" in late["HOST-LIMITED"]
+    assert "not the chip's" in late["HOST-LIMITED"]
