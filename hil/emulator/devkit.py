@@ -5,6 +5,13 @@ event plumbing. Events written to the model run through the emulator at once, at
 timestamps (stop-watch µs); the devkit never sleeps through emulated time. An input whose
 time has already passed is released at once, as on the real board.
 
+Chip time also passes with wall time while the stop watch or the slow clock runs
+(``wall_time``): before it reads or writes a neuron, changes the slow-clock rate or stops its
+last clock, the chip is brought to the time the wall clock implies, so the slow clock's leak
+ticks happen while a test sleeps. Inputs never wait for the wall clock and are never made late
+by the host (it counts as infinitely fast): a replay runs ahead of wall time at its own
+timestamps, and wall time only moves the chip on once it has caught up with them.
+
 Emulator choices a lab can check against a chip:
   - ``ReadNeuronValue.address`` / ``WriteNeuronValue.address`` follow sinabs'
     ``calculate_neuron_address``: feature in the low bits, then x, then y. A read is answered
@@ -38,6 +45,7 @@ from hil.emulator.samna import events as samna_events
 from hil.emulator.samna.nodes import Batch, EventNode, spike_array
 from hil.emulator.speck import Speck
 from hil.emulator.truth import emulated_profile
+from hil.emulator.wall_time import WallTime
 from hil.events import SPIKE_DTYPE
 
 
@@ -64,9 +72,11 @@ class StopWatch:
     def start(self) -> None:
         self._devkit.check_connected()
         self.running = True
+        self._devkit.model.clock_runs("stop watch", True)
 
     def stop(self) -> None:
         self.running = False
+        self._devkit.model.clock_runs("stop watch", False)
 
     def reset(self) -> None:
         """Time starts again from zero; the chip's neuron states are untouched."""
@@ -83,6 +93,7 @@ class IoModule:
     def set_slow_clk(self, enable: bool) -> None:
         self._devkit.check_connected()
         self.slow_clk_enabled = bool(enable)
+        self._devkit.model.clock_runs("slow clock", self.slow_clk_enabled)
 
     def set_slow_clk_rate(self, hz: float) -> None:
         self._devkit.check_connected()
@@ -100,6 +111,8 @@ class ChipModel:
         self._speck: Speck | None = None
         self._offset_us = 0.0
         self._slow_clk_hz: float | None = None
+        self._running_clocks: set[str] = set()
+        self._wall = WallTime()
         self._input = _ChipInput(self)
         self._output = EventNode()
 
@@ -110,6 +123,7 @@ class ChipModel:
         if self._slow_clk_hz is not None:
             speck.set_slow_clk_rate(self._slow_clk_hz)
         self._speck, self._offset_us = speck, 0.0
+        self._wall.restart(0.0)
         self._configuration = copy.deepcopy(configuration)
 
     def get_configuration(self) -> Any:
@@ -124,18 +138,44 @@ class ChipModel:
         return self._output
 
     def restart_clock(self) -> None:
+        """Stop-watch time zero is the chip's time now. Idle wall time before the reset is
+        not counted: a replay starts where the chip's events left it, whatever the host did
+        in between, so replays stay deterministic."""
         if self._speck is not None:
             self._offset_us = self._speck.now_us
+            self._wall.restart(self._speck.now_us)
+
+    def clock_runs(self, clock: str, running: bool) -> None:
+        """The stop watch or the slow clock started or stopped: while either runs, chip time
+        passes with wall time too (see ``wall_time``)."""
+        if running:
+            self._running_clocks.add(clock)
+            self._wall.start(self._speck.now_us if self._speck is not None else 0.0)
+        else:
+            self._running_clocks.discard(clock)
+            if not self._running_clocks:
+                self._catch_up()
+                self._wall.stop()
 
     def set_slow_clk_rate(self, hz: float) -> None:
         self._slow_clk_hz = hz
         if self._speck is not None:
+            self._catch_up()  # ticks at the old rate until now
             self._speck.set_slow_clk_rate(hz)
 
     def reset_default(self) -> None:
         self._configuration = self._config_type()
         self._speck = None
         self._offset_us = 0.0
+        self._wall.restart(0.0)
+
+    def _catch_up(self) -> None:
+        """Bring the chip to the time the wall clock implies: the slow clock's leak ticks
+        while the host slept happen now."""
+        if self._speck is not None:
+            now_us = self._wall.chip_us(self._speck.now_us)
+            if now_us > self._speck.now_us:
+                self._speck.run(_spike_array([]), until=now_us)
 
     def process(self, events: Batch) -> None:
         """Run host events through the chip in order, forwarding what comes out. A spike
@@ -192,6 +232,7 @@ class ChipModel:
 
     def _neuron_access(self, event: Any) -> samna_events.NeuronValue | None:
         speck = self._loaded()
+        self._catch_up()
         states = speck.neuron_states(event.layer)
         neuron = neuron_index(event.address, states.shape, event.layer)
         if isinstance(event, samna_events.WriteNeuronValue):

@@ -5,6 +5,7 @@ import pytest
 import sinabs
 import sinabs.layers as sl
 import torch
+from fake_wall import fake_wall_clock  # noqa: F401 (the wall fixture)
 from torch import nn
 
 import hil.emulator.samna as samna
@@ -181,7 +182,8 @@ def test_sinabs_drives_the_emulated_devkit():
 
 
 @pytest.mark.parametrize(("rate_hz", "expected"), [(1000, 1 + 10), (100, 1 + 1)])
-def test_io_module_sets_the_leak_clock(rate_hz, expected):
+def test_io_module_sets_the_leak_clock(rate_hz, expected, wall):
+    """(The wall clock stands still: the ticks come from the events' time alone.)"""
     board = samna.device.open_device("Speck2fModuleDevKit:0")
     config = identity_config()
     config.cnn_layers[0].threshold_high = 100
