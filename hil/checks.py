@@ -19,6 +19,7 @@ from hil.analysis.agreement import (
 )
 from hil.analysis.lints import LintReport, lint_deployment
 from hil.analysis.plots import plot_run
+from hil.analysis.power import PowerReport, power_report
 from hil.analysis.stall import StallReport, stall_report
 from hil.analysis.synops import SynopsReport, synops_report
 from hil.backends.base import HOST_LAG_TOLERANCE_US, Deployment, Run
@@ -34,6 +35,7 @@ class RunReports:
     stall: StallReport | None = None
     synops: SynopsReport | None = None
     agreement: list[LayerAgreement] | None = None
+    power: PowerReport | None = None
 
 
 class HilMeasure(Measure):
@@ -183,6 +185,42 @@ class HilMeasure(Measure):
         self._reports_of(run).synops = report
         return report
 
+    def power(
+        self, run: Run, max_mw: float | None = None, max_uj: float | None = None
+    ) -> PowerReport | None:
+        """Mean and peak power per rail and in total (mW), and the replay's energy (µJ),
+        from the device's power monitor; ``max_mw`` limits the total's peak, ``max_uj`` the
+        energy. A device without a monitor records that it has none, and fails when a limit
+        was asked for: a limit that cannot be checked must not pass."""
+        report = power_report(run)
+        prefix = _prefix(run)
+        device = run.deployment.device.info
+        if report is None:
+            wanted = max_mw is not None or max_uj is not None
+            self.add(
+                Measurement(
+                    f"{prefix}power_samples",
+                    0,
+                    lower=1 if wanted else None,
+                    note=f"{device} has no power monitor",
+                )
+            )
+            return None
+        for rail in report.rails:
+            name = f"{prefix}power.{rail.rail}"
+            self.add(Measurement(f"{name}_mean", rail.mean_w * 1e3, "mW"))
+            self.add(Measurement(f"{name}_peak", rail.peak_w * 1e3, "mW"))
+        note = f"{len(report.t_us)} samples of {report.period_us / 1e3:g} ms on {device}"
+        self.add(Measurement(f"{prefix}power_mean", report.mean_w * 1e3, "mW", note=note))
+        self.add(
+            Measurement(f"{prefix}power_peak", report.peak_w * 1e3, "mW", upper=max_mw, note=note)
+        )
+        self.add(
+            Measurement(f"{prefix}energy", report.energy_j * 1e6, "µJ", upper=max_uj, note=note)
+        )
+        self._reports_of(run).power = report
+        return report
+
     def fits_memory(self, deployment: Deployment) -> LintReport:
         """Per core, kernel/neuron/bias words against the core's memory; every lint error
         (memory, shape, threshold_low = 0) fails, warnings are counted."""
@@ -207,7 +245,8 @@ class HilMeasure(Measure):
         return report
 
     def draw(self, folder: Path) -> list[Path]:
-        """A PNG per run that a check looked at: delay, SynOps/s per core, chip vs reference."""
+        """A PNG per run that a check looked at: delay, SynOps/s per core, chip vs reference,
+        power."""
         return [
             plot_run(
                 folder / f"run{index}.png",
@@ -215,9 +254,10 @@ class HilMeasure(Measure):
                 stall=reports.stall,
                 synops=reports.synops,
                 agreement=reports.agreement,
+                power=reports.power,
             )
             for index, reports in enumerate(self.reports)
-            if reports.stall or reports.synops or reports.agreement
+            if reports.stall or reports.synops or reports.agreement or reports.power
         ]
 
     def _reports_of(self, run: Run) -> RunReports:

@@ -1,4 +1,4 @@
-"""One picture per replay: delay over time, SynOps/s per core, chip against reference.
+"""One picture per replay: delay over time, SynOps/s per core, chip against reference, power.
 
 A failing stall or budget check is easier to read as a curve crossing a line than as a
 number; the picture is written to the test's artifacts on request or on failure. Only
@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from hil.analysis.agreement import LayerAgreement
+from hil.analysis.power import PowerReport
 from hil.analysis.stall import StallReport
 from hil.analysis.synops import SynopsReport
 
@@ -24,9 +25,10 @@ def plot_run(
     stall: StallReport | None = None,
     synops: SynopsReport | None = None,
     agreement: list[LayerAgreement] | None = None,
+    power: PowerReport | None = None,
 ) -> Path:
     """Write a PNG with one panel per report given; returns its path."""
-    panels = [p for p in (stall, synops, agreement) if p is not None]
+    panels = [p for p in (stall, synops, agreement, power) if p is not None]
     if not panels:
         raise ValueError("nothing to plot: give a stall report, a SynOps report or agreement")
     figure = Figure(figsize=(9, 3.2 * len(panels)), layout="constrained")
@@ -39,6 +41,8 @@ def plot_run(
         _synops_panel(next(ax), synops)
     if agreement is not None:
         _agreement_panel(next(ax), agreement)
+    if power is not None:
+        _power_panel(next(ax), power)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -88,3 +92,13 @@ def _agreement_panel(ax, layers: list[LayerAgreement]) -> None:
     ax.set_title("spike counts per layer: chip against sinabs")
     ax.set_ylabel("spikes")
     ax.legend(loc="upper right", fontsize="small")
+
+
+def _power_panel(ax, power: PowerReport) -> None:
+    ax.step(power.t_us / 1e6, power.total_w * 1e3, where="post", lw=1)
+    ax.set_title(
+        f"power (all rails): mean {power.mean_w * 1e3:.3g} mW, peak {power.peak_w * 1e3:.3g} mW, "
+        f"energy {power.energy_j * 1e6:.3g} µJ"
+    )
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("power (mW)")

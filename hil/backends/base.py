@@ -75,7 +75,8 @@ class Run:
 
     ``inputs`` are the chip events as written (``SPIKE_DTYPE``), ``outputs`` every monitored
     output with its chip timestamp; ``wall_start`` (epoch s) and ``wall_s`` time the replay on
-    the host. ``source`` names the recording.
+    the host. ``source`` names the recording. ``power`` holds the power monitor's samples
+    taken during the replay (None on a device without one).
     """
 
     inputs: np.ndarray
@@ -94,6 +95,7 @@ class Run:
         """The host fell behind the stop watch: inputs went to the chip late, in bursts the
         recording does not have, so output delay says nothing about the chip."""
         return self.host_lag_us > HOST_LAG_TOLERANCE_US
+    power: np.ndarray | None = None  # power monitor samples (backends.power.POWER_DTYPE)
 
     def outputs_of(self, core: int) -> np.ndarray:
         return self.outputs[self.outputs["layer"] == core]
@@ -157,6 +159,7 @@ class Deployment:
             reset_mode=self.reset_mode,
             source_sha256=events.sha256 if isinstance(events, Recording) else "",
             host_lag_us=self.device.last_host_lag_us,
+            power=self.device._power_samples(),
         )
         self.device._notify(run)
         return run
@@ -284,6 +287,10 @@ class Device(ABC):
 
     @abstractmethod
     def _reset_states(self, deployment: Deployment) -> None: ...
+
+    def _power_samples(self) -> np.ndarray | None:
+        """The power monitor's samples of the last replay; None without a monitor."""
+        return None
 
     @abstractmethod
     def close(self) -> None:

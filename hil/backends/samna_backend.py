@@ -36,6 +36,7 @@ from hil.backends.base import (
     DeviceUnavailable,
     Run,
 )
+from hil.backends.power import open_power_sampler
 from hil.backends.spec import DeviceSpec
 from hil.bulk import collector_paused
 from hil.chip.devices import SINK_BUFFERS, SOURCE_BUFFERS
@@ -113,6 +114,9 @@ class SamnaDevice(Device):
         #: Events travel as arrays where both buffers take them (the emulated devkit's
         #: extension of samna's API), else as samna's event objects.
         self.arrays = arrays and _takes_arrays(self._source, self._sink)
+        self._power = self._guard(
+            "start its power monitor", open_power_sampler, samna, self._handle
+        )
         self._owner_key = (id(samna), self.info.serial)
         _owners[self._owner_key] = self
 
@@ -184,6 +188,9 @@ class SamnaDevice(Device):
         last_input_us = int(inputs["t"][-1]) if len(inputs) else 0
         _check_quiet_in_device_time(str(self.info), outputs, last_input_us, timeout_s)
 
+    def _power_samples(self) -> np.ndarray | None:
+        return self._power.samples() if self._power is not None else None
+
     def _replay_in_real_time(
         self,
         deployment: Deployment,
@@ -219,6 +226,8 @@ class SamnaDevice(Device):
     def _start_stop_watch(self) -> float:
         self._stop_watch.reset()
         self._stop_watch.start()
+        if self._power is not None:
+            self._power.clear()
         return time.monotonic()
 
     def _write_all(
@@ -283,6 +292,8 @@ class SamnaDevice(Device):
         _owners.pop(self._owner_key, None)
         for graph in self._graphs:
             graph.stop()
+        if self._power is not None:
+            self._power.close()
         try:
             self._samna.device.close_device(self._handle)
         except Exception as exc:  # a vanished device cannot be closed; it is released anyway

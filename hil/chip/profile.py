@@ -94,10 +94,66 @@ class ChipProfile:
     max_drain_us: float
     source: str
     noise: NoiseModel = NoiseModel()
+    power: PowerModel | None = None
+    calibration: Calibration | None = None
+
+    @property
+    def budgets_note(self) -> str:
+        """What the SynOps/s budgets rest on, for a header or a record: measured (when, on
+        which board) or assumed."""
+        calibration = self.calibration
+        if calibration is None or not calibration.cores:
+            return "SynOps/s budgets ASSUMED (not measured on any chip)"
+        cores = (
+            "all cores"
+            if set(calibration.cores) >= set(range(self.n_cores))
+            else "cores " + ",".join(map(str, calibration.cores)) + " (the rest assumed)"
+        )
+        partial = ", PARTIAL calibration" if calibration.partial else ""
+        return (
+            f"SynOps/s budgets measured on {cores}, serial {calibration.serial}, "
+            f"{calibration.date}{partial}"
+        )
+
+    def budget_measured(self, core: int) -> bool:
+        """Whether ``core``'s SynOps/s budget was measured on a chip."""
+        if self.calibration is not None:
+            return core in self.calibration.cores
+        return self.synops_per_s_measured
 
     def decimator_interval(self, code: int) -> int:
         """Spikes per passed spike for decimator interval ``code``."""
         return self.decimator_intervals[code]
+
+
+@dataclass(frozen=True)
+class PowerModel:
+    """What a chip draws: idle power per rail plus energy per SynOp on each core, spread
+    over the rails by ``synop_rail_share``. ``sample_noise_w`` is the power monitor's noise
+    (one standard deviation per sample; the emulated monitor adds it)."""
+
+    rails: tuple[str, ...]
+    idle_w: tuple[float, ...]
+    energy_per_synop_j: tuple[float, ...]
+    synop_rail_share: tuple[float, ...]
+    sample_noise_w: float
+    measured: bool
+
+    @property
+    def idle_total_w(self) -> float:
+        return float(sum(self.idle_w))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Where a profile's measured figures come from (``[calibration]``, written by
+    ``speck-hil calibrate``)."""
+
+    serial: str
+    samna_version: str
+    date: str
+    cores: tuple[int, ...]
+    partial: bool
 
 
 def available_profiles() -> list[str]:
@@ -156,6 +212,13 @@ def _merge(base: dict, extra: dict) -> None:
 
 
 def _build(data: dict, source: str) -> ChipProfile:
+    for section, known in (("power", POWER_KEYS), ("calibration", CALIBRATION_KEYS)):
+        unknown = sorted(set(data.get(section, {})) - set(known))
+        if unknown:
+            raise ProfileError(
+                f"{source}: unknown key {section}.{unknown[0]} "
+                f"(known in [{section}]: {', '.join(known)})"
+            )
     try:
         chip, memory, limits = data["chip"], data["memory"], data["limits"]
         timing, stall = data["timing"], data["stall"]
@@ -180,10 +243,14 @@ def _build(data: dict, source: str) -> ChipProfile:
             max_delay_us=float(stall["max_delay_us"]),
             max_drain_us=float(stall["max_drain_us"]),
             source=source,
+            power=_power(data.get("power"), n_cores),
+            calibration=_calibration(data.get("calibration")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{source}: incomplete or malformed profile ({exc!r})") from None
     profile = replace(profile, noise=_noise(data.get("noise", {}), n_cores, source))
+    if profile.power is not None:
+        _check_power(profile.power, n_cores, source)
     return profile
 
 
@@ -235,3 +302,78 @@ def _is_int(value: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+POWER_KEYS = (
+    "rails",
+    "idle_w",
+    "energy_per_synop_j",
+    "synop_rail_share",
+    "sample_noise_w",
+    "measured",
+)
+#: What ``speck-hil calibrate`` writes into [calibration]; only the first few are read back.
+CALIBRATION_KEYS = (
+    "tool",
+    "device",
+    "serial",
+    "samna_version",
+    "date",
+    "cores",
+    "partial",
+    "error",
+    "method",
+    "synops_per_s_ci",
+    "latency_us_per_core",
+    "pipeline_latency_us_range",
+    "wall_s",
+    "device_time_s",
+    "sweep",
+)
+
+
+def _power(section: dict | None, n_cores: int) -> PowerModel | None:
+    if section is None:
+        return None
+    return PowerModel(
+        rails=tuple(str(v) for v in section["rails"]),
+        idle_w=tuple(float(v) for v in section["idle_w"]),
+        energy_per_synop_j=tuple(float(v) for v in section["energy_per_synop_j"]),
+        synop_rail_share=tuple(float(v) for v in section["synop_rail_share"]),
+        sample_noise_w=float(section.get("sample_noise_w", 0.0)),
+        measured=bool(section.get("measured", False)),
+    )
+
+
+def _check_power(power: PowerModel, n_cores: int, source: str) -> None:
+    rails = len(power.rails)
+    if rails == 0:
+        raise ProfileError(f"{source}: power.rails must name at least one rail")
+    for name, values, what, length in (
+        ("idle_w", power.idle_w, "rails", rails),
+        ("synop_rail_share", power.synop_rail_share, "rails", rails),
+        ("energy_per_synop_j", power.energy_per_synop_j, "cores", n_cores),
+    ):
+        if len(values) != length:
+            raise ProfileError(f"{source}: power.{name} must list {length} {what}")
+        if any(not v >= 0 for v in values):  # NaN fails too
+            raise ProfileError(f"{source}: power.{name} must not be negative: {list(values)}")
+    if abs(sum(power.synop_rail_share) - 1) > 1e-6:
+        raise ProfileError(
+            f"{source}: power.synop_rail_share must add up to 1 "
+            f"(got {sum(power.synop_rail_share):g})"
+        )
+    if not power.sample_noise_w >= 0:
+        raise ProfileError(f"{source}: power.sample_noise_w must not be negative")
+
+
+def _calibration(section: dict | None) -> Calibration | None:
+    if section is None:
+        return None
+    return Calibration(
+        serial=str(section.get("serial", "")),
+        samna_version=str(section.get("samna_version", "")),
+        date=str(section.get("date", "")),
+        cores=tuple(int(c) for c in section.get("cores", ())),
+        partial=bool(section.get("partial", False)),
+    )

@@ -43,6 +43,7 @@ from hil.chip.profile import ChipProfile
 from hil.emulator.program import DVS_LAYER
 from hil.emulator.samna import events as samna_events
 from hil.emulator.samna.nodes import Batch, EventNode, spike_array
+from hil.emulator.samna.power import PowerMonitor
 from hil.emulator.speck import Speck
 from hil.emulator.truth import emulated_profile
 from hil.emulator.wall_time import WallTime
@@ -220,7 +221,7 @@ class ChipModel:
             spikes = spikes.copy()
             spikes["t"] = release
         spikes = self._devkit.drop(spikes)
-        return speck.run(spikes)
+        return self._devkit.power_monitor.run(speck, spikes, self._offset_us)
 
     def _emit(self, outputs: np.ndarray) -> None:
         """Forward the chip's outputs (a fresh array) with stop-watch times."""
@@ -296,6 +297,7 @@ class EmulatedDevkit:
         self.model = ChipModel(self, config_type)
         self._stop_watch = StopWatch(self)
         self._io = IoModule(self)
+        self.power_monitor = PowerMonitor(self)
 
     def use_profile(self, profile: ChipProfile) -> None:
         """Emulator only: from the next configuration applied on, the chip is this one (its
@@ -357,3 +359,8 @@ class EmulatedDevkit:
 
     def get_io_module(self) -> IoModule:
         return self._io
+
+    def get_power_monitor(self) -> PowerMonitor:
+        """The board's power monitor (samples come from the profile's ``[power]`` model)."""
+        self.check_connected()
+        return self.power_monitor

@@ -288,7 +288,7 @@ def run_events(
     items, times, top, out, out_t, n_out,
     geometry, ranges, routes, dvs, weights, biases, states,
     synops_per_us, latency_us, timing, busy_until, ticks_done, decimator_count,
-    tick_origin_us, tick_period_us, noisy, noise, stochastic, rng,
+    tick_origin_us, tick_period_us, noisy, noise, stochastic, rng, synops_served,
 ):  # fmt: skip
     """Process inputs from ``next_input`` on; return (status, next_input, top, n_out).
 
@@ -303,7 +303,8 @@ def run_events(
     stack (``items``, ``times``) or the output (``out``, ``out_t``) is too small for the next
     item, the loop returns STACK_FULL or OUTPUT_FULL with that item still on the stack; the
     caller enlarges the buffer and calls again with the returned positions. ``states``,
-    ``busy_until``, ``ticks_done`` and ``decimator_count`` are updated in place.
+    ``busy_until``, ``ticks_done``, ``decimator_count`` and ``synops_served`` (SynOps each
+    core has executed, for the power model) are updated in place.
     """
     n_in = in_layer.shape[0]
     stack_capacity = items.shape[0]
@@ -342,6 +343,7 @@ def run_events(
             if current + synops + 1 > stack_capacity:
                 return STACK_FULL, next_input, top, n_out
             top = current
+            synops_served[layer] += synops
             start = max(arrival, busy_until[layer]) if timing else arrival
             if geometry[layer, LEAK]:
                 leak_until(

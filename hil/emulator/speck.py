@@ -139,9 +139,15 @@ class Speck:
         self._busy_until = np.zeros(N_CORES, np.float64)
         self._ticks_done = np.zeros(N_CORES, np.int64)
         self._decimator_count = np.zeros(N_CORES, np.int64)
+        self._synops_served = np.zeros(N_CORES, np.int64)
         self._now_us = 0.0
         self._tick_origin_us = 0.0
         self._tick_period_us = 1e6 / self._slow_clk_hz
+
+    @property
+    def synops_served(self) -> np.ndarray:
+        """SynOps each core has executed since ``reset()`` (a copy)."""
+        return self._synops_served.copy()
 
     def set_slow_clk_rate(self, hz: float) -> None:
         """Change the slow-clock (leak) rate from the current chip time on."""
@@ -194,6 +200,7 @@ class Speck:
                 self.timing, self._busy_until, self._ticks_done, self._decimator_count,
                 self._tick_origin_us, self._tick_period_us,
                 self._noisy, self._noise, self._stochastic, self._rng_state,
+                self._synops_served,
             )  # fmt: skip
             if status == kernels.DONE:
                 return out[:n_out], out_t[:n_out]

@@ -18,6 +18,10 @@ class BasicSinkNode_speck2f_event_output_event(SinkBuffer):
     """Host-side buffer of events out of a Speck 2f."""
 
 
+class BasicSinkNode_unifirm_modules_events_measurement(SinkBuffer):
+    """Host-side buffer of a devkit's power samples (``Measurement`` events)."""
+
+
 class BasicSourceNode_speck2e_event_speck2e_input_event(SourceBuffer):
     """Host-side buffer of events into a Speck 2e."""
 
@@ -29,6 +33,7 @@ class BasicSinkNode_speck2e_event_output_event(SinkBuffer):
 __all__ = [
     "BasicSinkNode_speck2e_event_output_event",
     "BasicSinkNode_speck2f_event_output_event",
+    "BasicSinkNode_unifirm_modules_events_measurement",
     "BasicSourceNode_speck2e_event_speck2e_input_event",
     "BasicSourceNode_speck2f_event_input_event",
     "device",
