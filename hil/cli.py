@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil import __version__, backends, recordings, synthetic
+from hil import __version__, backends, cli_calibrate, recordings, synthetic
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.profile import load_profile
 from hil.environment import check_environment
@@ -195,6 +195,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--profile", type=Path, help="device profile override (TOML)")
     check.set_defaults(command=_check)
     add_history_commands(commands)
+    cli_calibrate.add_parser(commands)
     return parser
 
 
