@@ -168,6 +168,7 @@ class HilMeasure(Measure):
             start, end = core.peak_window_us
             window = f"{start / 1e3:.1f}–{end / 1e3:.1f} ms"
             note = f"layer {core.layer} on core {core.core}, peak in {window}"
+            note += _budget_caveat(run, core.core)
             name = f"{prefix}core{core.core}."
             self.add(
                 Measurement(
@@ -266,6 +267,20 @@ class HilMeasure(Measure):
                 return reports
         self.reports.append(RunReports(run))
         return self.reports[-1]
+
+
+def _budget_caveat(run: Run, core: int) -> str:
+    """What a budget verdict on a real chip rests on, when it is not this chip's measurement."""
+    device = run.deployment.device
+    if device.info.kind != "real":
+        return ""
+    profile = device.profile
+    if not profile.budget_measured(core):
+        return "; budget ASSUMED, not measured on a chip (speck-hil calibrate measures it)"
+    calibration = profile.calibration
+    if calibration is not None and calibration.serial not in ("", device.info.serial):
+        return f"; budget measured on serial {calibration.serial}, not on this board"
+    return ""
 
 
 def _prefix(run: Run) -> str:

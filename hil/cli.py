@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
             "to find out which one is installed."
         ),
     )
+    devices.add_argument(
+        "--profile", type=Path, help="device profile override: whose budgets to report"
+    )
     devices.set_defaults(command=_devices)
 
     replay = commands.add_parser(
@@ -352,6 +355,8 @@ def _devices(args: argparse.Namespace) -> int:
     print(f"{'DEVICE':<{width}}{'KIND':<10}DESCRIPTION")
     for device in listed:
         print(f"{device.spec:<{width}}{device.kind:<10}{device.description}")
+    for chip in sorted({chip for _, chip in DEVICE_TYPES.values()}):
+        print(f"profile {chip}: {load_profile(chip, override=args.profile).budgets_note}")
     return 0
 
 

@@ -337,6 +337,7 @@ class HilPlugin:
                 "device_error": None,
                 "scope": self.scope,
                 "profile": self.profile.source,
+                "budgets": self.profile.budgets_record(),
                 "git_commit": (provenance["git"] or {}).get("commit"),
                 "rootdir": str(config.rootpath),
                 "provenance": provenance,
@@ -380,6 +381,7 @@ class HilPlugin:
         self.record.session["device"] = self.devices.info_dict()
         self.record.session["profile"] = self.profile.source
         self.record.session["provenance"]["profile"] = profile_provenance(self.profile)
+        self.record.session["budgets"] = self.profile.budgets_record()
 
     def _refusal(self, reason: object) -> str:
         """Why there is no device, with what to do about it."""
@@ -555,7 +557,8 @@ class HilPlugin:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         lines = [
             f"speck-hil: --device {self.spec} ({self.spec.kind}), scope {self.scope}, "
-            f"profile {self.profile.source}"
+            f"profile {self.profile.source}",
+            f"speck-hil: {self.profile.budgets_note}",
         ]
         if self.record.path:
             lines.append(f"speck-hil: run record {self.record.path}")

@@ -102,6 +102,11 @@ class ChipProfile:
         """What the SynOps/s budgets rest on, for a header or a record: measured (when, on
         which board) or assumed."""
         calibration = self.calibration
+        if (calibration is None or not calibration.cores) and self.synops_per_s_measured:
+            return (
+                "SynOps/s budgets marked measured (synops_per_s_measured = true), "
+                "no [calibration] says where or when"
+            )
         if calibration is None or not calibration.cores:
             return "SynOps/s budgets ASSUMED (not measured on any chip)"
         cores = (
@@ -114,6 +119,18 @@ class ChipProfile:
             f"SynOps/s budgets measured on {cores}, serial {calibration.serial}, "
             f"{calibration.date}{partial}"
         )
+
+    def budgets_record(self) -> dict:
+        """The same, for the run record."""
+        calibration = self.calibration
+        return {
+            "measured": self.synops_per_s_measured,
+            "cores": list(calibration.cores) if calibration else [],
+            "serial": calibration.serial if calibration else None,
+            "date": calibration.date if calibration else None,
+            "partial": calibration.partial if calibration else False,
+            "note": self.budgets_note,
+        }
 
     def budget_measured(self, core: int) -> bool:
         """Whether ``core``'s SynOps/s budget was measured on a chip."""
