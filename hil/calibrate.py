@@ -7,10 +7,12 @@ time above it.
 
 Per core, a calibration network of one layer is mapped onto that core alone (no other core
 is loaded): 1 input channel of 16×16, 32 output channels with 7×7 kernels, padding 3. Input
-events go to interior pixels only, so each costs exactly 7·7·32 = 1568 SynOps, and the
-weights are chosen so that each input event makes exactly one output spike (channel 0 at the
-input's pixel, reset to zero; every other weight is a small negative number, so no weight is
-zero and none fires). An input stream at ``r`` events/s thus offers ``r · 1568`` SynOps/s.
+events go to nine interior pixels, 4 apart, so each costs exactly 7·7·32 = 1568 SynOps and
+the probe neuron (channel 0 at the input's pixel) is touched by that pixel's events only. Its
+weight fires it on every one of them (reset to zero); every other weight is −threshold, so no
+weight is zero and no other neuron can climb to threshold, not even with membrane noise. An
+input stream at ``r`` events/s thus offers ``r · 1568`` SynOps/s and is answered by one probe
+spike per event; other spikes (spurious ones, or from other neurons) are not counted.
 
 The knee is found by bracketing (doubling or halving the offered load from the harness's
 belief until one step's delay is flat and another's grows) and then bisecting on a log scale
@@ -22,7 +24,8 @@ is outputs per input over the whole step, so lost or extra spikes spread evenly 
 shifting every later pair; the delay grows when its median over the last tenth of the step
 exceeds the first tenth's by more than ``GROWTH_FRACTION`` of the step.
 
-The pipeline latency is the delay at low load (1 event per ms), less the core's service
+The pipeline latency is the fixed part of the delay at low load (1 event per ms): its 5th
+percentile (random lateness of single outputs is jitter, not latency), less the core's service
 time 1568 / budget. With a power monitor, idle power per rail and each core's energy per SynOp
 are a straight-line fit of the mean power at several loads below the knee.
 
@@ -47,12 +50,10 @@ CHANNELS = 32
 SIZE = 16
 INPUT_SHAPE = (1, SIZE, SIZE)
 SYNOPS_PER_EVENT = KERNEL * KERNEL * CHANNELS
-#: Interior pixels: an event there touches every one of its kernel's output positions.
-PIXELS = [
-    (x, y)
-    for y in range(KERNEL // 2, SIZE - KERNEL // 2)
-    for x in range(KERNEL // 2, SIZE - KERNEL // 2)
-]
+#: Input pixels: interior (an event there touches every output position of its kernel), and
+#: at least KERNEL // 2 + 1 apart, so the probe neuron at a pixel is touched by that pixel's
+#: events only.
+PIXELS = [(x, y) for y in range(3, SIZE - 3, 4) for x in range(3, SIZE - 3, 4)]
 GROWTH_FRACTION = 0.004
 GROWTH_FLOOR_US = 20.0
 LATENCY_SPACING_US = 1000
@@ -153,7 +154,7 @@ def calibration_network():
 
     conv = nn.Conv2d(1, CHANNELS, KERNEL, padding=KERNEL // 2, bias=False)
     with torch.no_grad():
-        conv.weight.fill_(-0.05)
+        conv.weight.fill_(-1.0)
         conv.weight[0, 0, KERNEL // 2, KERNEL // 2] = 2.0
     neurons = sl.IAFSqueeze(
         batch_size=1, spike_threshold=1.0, min_v_mem=-0.05, reset_fn=MembraneReset()
@@ -293,7 +294,7 @@ class _CoreSweep:
                 "events; the core (or the device) does not answer"
             )
         if phase == "latency":
-            start = end = float(np.median(_nearest_delays(inputs, outputs)))
+            start = end = float(np.percentile(_nearest_delays(inputs, outputs), 5))
             grows = None
         else:
             start, end = _delay_ends(inputs, outputs)
@@ -332,15 +333,12 @@ def _growth_limit(span_us: float) -> float:
 def _probe_outputs(outputs: np.ndarray, core: int) -> np.ndarray:
     """Times of the probe spikes: channel 0 of ``core`` at a pixel the stream uses (a
     spurious spike elsewhere is not the probe's)."""
-    low, high = KERNEL // 2, SIZE - KERNEL // 2
-    chosen = (
-        (outputs["layer"] == core)
-        & (outputs["feature"] == 0)
-        & (outputs["x"] >= low)
-        & (outputs["x"] < high)
-        & (outputs["y"] >= low)
-        & (outputs["y"] < high)
-    )
+    probe = np.zeros((SIZE, SIZE), bool)
+    for x, y in PIXELS:
+        probe[y, x] = True
+    chosen = (outputs["layer"] == core) & (outputs["feature"] == 0)
+    chosen &= (outputs["x"] < SIZE) & (outputs["y"] < SIZE)
+    chosen[chosen] = probe[outputs["y"][chosen], outputs["x"][chosen]]
     return np.sort(outputs["t"][chosen].astype(np.int64))
 
 
