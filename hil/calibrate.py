@@ -61,6 +61,8 @@ LATENCY_EVENTS = 200
 POWER_LOADS = (0.25, 0.5, 0.75)
 POWER_STEP_S = 0.3
 MAX_EVENTS_PER_S = 4e6
+#: A step's replay may take this long beyond its stream before the device counts as stuck.
+STEP_TIMEOUT_MARGIN_S = 30.0
 #: Assumed cost of one step on a real devkit beyond its stream: writing the configuration
 #: again and waiting for the outputs to go quiet.
 REAL_STEP_OVERHEAD_S = 0.5
@@ -285,7 +287,8 @@ class _CoreSweep:
         else:
             duration = POWER_STEP_S if phase == "power" else self.step_s
             events = regular_stream(synops_per_s / SYNOPS_PER_EVENT, duration)
-        run = self.deployment.replay(events)
+        span_s = int(events["t"][-1]) / 1e6
+        run = self.deployment.replay(events, timeout_s=span_s + STEP_TIMEOUT_MARGIN_S)
         inputs = run.inputs["t"].astype(np.int64)
         outputs = _probe_outputs(run.outputs, self.core)
         if len(outputs) == 0:

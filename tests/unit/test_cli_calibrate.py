@@ -155,14 +155,14 @@ def test_assumed_budgets_on_a_real_device_are_said_in_the_verdict(lab_profile):
     for profile, expected in caveats.items():
         with open_device("sim", profile=profile) as speck:
             speck.info = dataclasses.replace(speck.info, kind="real", serial="LAB0042")
-            run = speck.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all").replay(rec)
+            run = speck.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all").replay(rec, timeout_s=60)
         measure = HilMeasure()
         measure.synops_within_budget(run)
         for core, caveat in expected.items():
             (peak,) = [m for m in measure if m.name.endswith(f"core{core}.synops_peak")]
             assert caveat in peak.note
     with open_device("sim") as speck:
-        run = speck.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all").replay(rec)
+        run = speck.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all").replay(rec, timeout_s=60)
     measure = HilMeasure()
     measure.synops_within_budget(run)
     assert not any("ASSUMED" in m.note for m in measure)  # the emulator's budgets are its truth

@@ -58,7 +58,7 @@ def replay_on(chip, stream, core=3):
         deployment = speck.deploy(
             one_core_net(), (2, 32, 32), reset="zero", monitor="all", layer2core_map={0: core}
         )
-        return deployment.replay(stream)
+        return deployment.replay(stream, timeout_s=60)
 
 
 def test_samples_every_rail_every_period_at_idle_plus_work(stream):

@@ -89,6 +89,8 @@ class PowerMonitor:
             self._arrived += speck.synops_served - before
         self._close_until(int(speck.now_us // period), offset_us)
         merged = np.concatenate(outputs)
+        if np.all(merged["t"][1:] >= merged["t"][:-1]):
+            return merged
         return merged[np.argsort(merged["t"], kind="stable")]
 
     def _follow(self, speck: Any) -> None:
