@@ -12,11 +12,13 @@ the probe neuron (channel 0 at the input's pixel) is touched by that pixel's eve
 weight fires it on every one of them (reset to zero); every other weight is −threshold, so no
 weight is zero and no other neuron can climb to threshold, not even with membrane noise. An
 input stream at ``r`` events/s thus offers ``r · 1568`` SynOps/s and is answered by one probe
-spike per event; other spikes (spurious ones, or from other neurons) are not counted.
+spike per event. Every output of the core is taken as such an answer, whatever address it
+carries (a noisy chip may garble addresses, but stamps a spike when it was served).
 
 The knee is found by bracketing (doubling or halving the offered load from the harness's
 belief until one step's delay is flat and another's grows) and then bisecting on a log scale
-until the bracket is narrower than ``tolerance``. Every step starts from a clean chip: the
+until the bracket is narrower than ``tolerance``; the budget is its geometric middle, less the
+small overload the growth threshold needs before it calls a step growing. Every step starts from a clean chip: the
 replay resets the neuron states and re-applies the configuration, which empties the queues.
 Each step offers a regular stream (no Poisson bursts, whose queueing would read as growth)
 for ``step_s`` seconds. Delay: the j-th output spike belongs to input j / yield, where yield
@@ -55,6 +57,12 @@ SYNOPS_PER_EVENT = KERNEL * KERNEL * CHANNELS
 #: events only.
 PIXELS = [(x, y) for y in range(3, SIZE - 3, 4) for x in range(3, SIZE - 3, 4)]
 GROWTH_FRACTION = 0.004
+#: The two medians the growth is judged from sit this fraction of the step apart: a load
+#: (1 + d) times the budget grows by d times that, so the verdict flips at d =
+#: GROWTH_FRACTION / MEDIAN_SEPARATION, which the budget is corrected for.
+MEDIAN_SEPARATION = 0.9
+#: Fewer events than this, and the delay's ends are too few outputs to judge by.
+MIN_STEP_EVENTS = 2000
 GROWTH_FLOOR_US = 20.0
 LATENCY_SPACING_US = 1000
 LATENCY_EVENTS = 200
@@ -248,14 +256,14 @@ class _CoreSweep:
                 high = middle
             else:
                 low = middle
-        budget = math.sqrt(low * high)
+        budget = math.sqrt(low * high) / (1 + GROWTH_FRACTION / MEDIAN_SEPARATION)
         latency = self._step("latency", SYNOPS_PER_EVENT * 1e6 / LATENCY_SPACING_US)
         power_steps = [latency] + [self._step("power", f * budget) for f in POWER_LOADS]
         fit = _power_fit(power_steps)
         return CoreResult(
             core=self.core,
             synops_per_s=budget,
-            synops_per_s_ci=(low, high),
+            synops_per_s_ci=(min(low, budget), high),
             latency_us=latency.delay_start_us - SYNOPS_PER_EVENT / budget * 1e6,
             energy_per_synop_j=fit[0] if fit else None,
             idle_w=fit[1] if fit else None,
@@ -285,12 +293,13 @@ class _CoreSweep:
         if phase == "latency":
             events = regular_stream(1e6 / LATENCY_SPACING_US, LATENCY_EVENTS / 1e3)
         else:
+            rate = synops_per_s / SYNOPS_PER_EVENT
             duration = POWER_STEP_S if phase == "power" else self.step_s
-            events = regular_stream(synops_per_s / SYNOPS_PER_EVENT, duration)
+            events = regular_stream(rate, max(duration, MIN_STEP_EVENTS / rate))
         span_s = int(events["t"][-1]) / 1e6
         run = self.deployment.replay(events, timeout_s=span_s + STEP_TIMEOUT_MARGIN_S)
         inputs = run.inputs["t"].astype(np.int64)
-        outputs = _probe_outputs(run.outputs, self.core)
+        outputs = _core_outputs(run.outputs, self.core)
         if len(outputs) == 0:
             raise CalibrationError(
                 f"core {self.core}: no output spike in a {phase} step of {len(inputs)} "
@@ -333,16 +342,11 @@ def _growth_limit(span_us: float) -> float:
     return max(GROWTH_FRACTION * span_us, GROWTH_FLOOR_US)
 
 
-def _probe_outputs(outputs: np.ndarray, core: int) -> np.ndarray:
-    """Times of the probe spikes: channel 0 of ``core`` at a pixel the stream uses (a
-    spurious spike elsewhere is not the probe's)."""
-    probe = np.zeros((SIZE, SIZE), bool)
-    for x, y in PIXELS:
-        probe[y, x] = True
-    chosen = (outputs["layer"] == core) & (outputs["feature"] == 0)
-    chosen &= (outputs["x"] < SIZE) & (outputs["y"] < SIZE)
-    chosen[chosen] = probe[outputs["y"][chosen], outputs["x"][chosen]]
-    return np.sort(outputs["t"][chosen].astype(np.int64))
+def _core_outputs(outputs: np.ndarray, core: int) -> np.ndarray:
+    """Times of the core's output spikes. Only the probe neuron can fire, so each is the
+    answer to one input event, whatever address it carries: a chip that garbles addresses
+    still stamps the spike when the core served the event."""
+    return np.sort(outputs["t"][outputs["layer"] == core].astype(np.int64))
 
 
 def _delay_ends(inputs: np.ndarray, outputs: np.ndarray) -> tuple[float, float]:
