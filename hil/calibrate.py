@@ -18,8 +18,9 @@ carries (a noisy chip may garble addresses, but stamps a spike when it was serve
 The knee is found by bracketing (doubling or halving the offered load from the harness's
 belief until one step's delay is flat and another's grows) and then bisecting on a log scale
 until the bracket is narrower than ``tolerance``; the budget is its geometric middle, less the
-small overload the growth threshold needs before it calls a step growing. Every step starts from a clean chip: the
-replay resets the neuron states and re-applies the configuration, which empties the queues.
+small overload the growth threshold needs before it calls a step growing. Every step starts
+from a clean chip: the replay resets the neuron states and re-applies the configuration, which
+empties the queues.
 Each step offers a regular stream (no Poisson bursts, whose queueing would read as growth)
 for ``step_s`` seconds. Delay: the j-th output spike belongs to input j / yield, where yield
 is outputs per input over the whole step, so lost or extra spikes spread evenly instead of
