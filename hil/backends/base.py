@@ -95,6 +95,7 @@ class Run:
         """The host fell behind the stop watch: inputs went to the chip late, in bursts the
         recording does not have, so output delay says nothing about the chip."""
         return self.host_lag_us > HOST_LAG_TOLERANCE_US
+
     power: np.ndarray | None = None  # power monitor samples (backends.power.POWER_DTYPE)
 
     def outputs_of(self, core: int) -> np.ndarray:
