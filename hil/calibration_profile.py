@@ -46,7 +46,8 @@ def profile_document(result: CalibrationResult, base: ChipProfile) -> dict:
         "timing": {
             "synops_per_s": budgets,
             "synops_per_s_measured": set(measured) >= set(range(base.n_cores)),
-            "pipeline_latency_us": latency[0] if latency else base.pipeline_latency_us,
+            # µs resolution can put a near-zero latency a fraction below zero
+            "pipeline_latency_us": max(latency[0], 0.0) if latency else base.pipeline_latency_us,
             "slow_clk_hz": base.slow_clk_hz,
         },
         "decimator": {"intervals": list(base.decimator_intervals)},
