@@ -240,7 +240,10 @@ def test_the_shipped_profiles_and_extension_sections_load(tmp_path):
     for name in ("speck2f", "speck2e"):
         assert load_profile(name).n_cores == 9
     lab = tmp_path / "lab.toml"
-    lab.write_text("[noise]\nseed = 1\n[power]\nidle_w = 0.1\n[calibration]\ndate = 'x'\n")
+    lab.write_text(
+        "[noise]\nseed = 1\n[power]\nidle_w = [1e-4, 1e-4, 1e-4, 1e-4, 1e-4]\n"
+        "[calibration]\ndate = 'x'\n"
+    )
     assert load_profile("speck2f", override=lab).source.endswith("lab.toml")
 
 
