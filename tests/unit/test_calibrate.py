@@ -1,9 +1,10 @@
 """Calibration finds what the emulated chip really is, not what the harness believes."""
 
-import dataclasses
+import sys
 
 import numpy as np
 import pytest
+import tomli_w
 
 from hil import calibrate as calibration
 from hil.backends import open_device
@@ -15,11 +16,16 @@ from hil.calibrate import (
     regular_stream,
 )
 from hil.calibration_profile import write_profile
-from hil.chip.profile import load_profile
+from hil.chip.profile import PROFILE_DIR, load_profile
 from hil.emulator import Speck
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices
 from hil.events import SPIKE_DTYPE
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 BUDGETS = (6e7, 2e7, 9e7, 3e7, 1e8, 4e7, 8e7, 5.5e7, 7e7)
 IDLE_W = (2.0e-4, 1.0e-4, 3.0e-4, 5.0e-5, 4.0e-5)
@@ -31,22 +37,33 @@ def one_board():
     emulated_devices.attach_emulated_devkits(["speck2fmodule"])
 
 
-def truth(budgets=BUDGETS, latency_us=12.0, idle_w=IDLE_W, energy_j=ENERGY_J, noise_w=5e-6):
-    """An emulated chip unlike the shipped profile (which says 5e7 on every core)."""
-    base = load_profile("speck2f")
-    power = dataclasses.replace(
-        base.power, idle_w=idle_w, energy_per_synop_j=energy_j, sample_noise_w=noise_w
-    )
-    return dataclasses.replace(
-        base, synops_per_s=budgets, pipeline_latency_us=latency_us, power=power
-    )
+def truth(budgets=BUDGETS, latency_us=12.0, idle_w=IDLE_W, energy_j=ENERGY_J, noisy=True):
+    """An emulated chip unlike the shipped profile (which says 5e7 on every core), with the
+    shipped noisy model unless ``noisy`` is false: a HIL_SIM_PROFILE file's tables."""
+    tables = {
+        "timing": {"synops_per_s": list(budgets), "pipeline_latency_us": latency_us},
+        "power": {"idle_w": list(idle_w), "energy_per_synop_j": list(energy_j)},
+    }
+    tables["power"]["sample_noise_w"] = 5e-6
+    if noisy:
+        with (PROFILE_DIR / "noisy.toml").open("rb") as f:
+            tables["noise"] = tomllib.load(f)["noise"]
+    return tables
 
 
-def calibrate_truth(chip, cores=None, **options):
-    with open_device("sim") as device:
-        emulated_devices.emulated_devkit("SIM0000").use_profile(chip)
-        belief = device.profile
-        return calibrate(device, cores, **options), belief
+@pytest.fixture
+def calibrate_truth(tmp_path, monkeypatch):
+    """Calibrate the emulated devkit with a truth hidden from the harness (HIL_SIM_PROFILE);
+    returns the result and the profile the harness believed."""
+
+    def run(tables, cores=None, **options):
+        path = tmp_path / "truth.toml"
+        path.write_text(tomli_w.dumps(tables))
+        monkeypatch.setenv("HIL_SIM_PROFILE", str(path))
+        with open_device("sim") as device:
+            return calibrate(device, cores, **options), device.profile
+
+    return run
 
 
 def test_each_input_event_costs_the_stated_synops_and_makes_one_spike():
@@ -70,9 +87,9 @@ def test_each_input_event_costs_the_stated_synops_and_makes_one_spike():
     assert np.array_equal(outputs["x"], events["x"]) and np.all(outputs["feature"] == 0)
 
 
-def test_recovers_nine_different_budgets_latency_and_power():
-    chip = truth()
-    result, belief = calibrate_truth(chip)
+@pytest.mark.slow
+def test_recovers_nine_different_budgets_latency_and_power_on_a_noisy_chip(calibrate_truth):
+    result, belief = calibrate_truth(truth())
     assert belief.synops_per_s == (5e7,) * 9  # the harness's own profile is untouched
     assert not result.partial and sorted(result.cores) == list(range(9))
     for core, budget in enumerate(BUDGETS):
@@ -83,10 +100,9 @@ def test_recovers_nine_different_budgets_latency_and_power():
         assert found.energy_per_synop_j == pytest.approx(ENERGY_J[core], rel=0.10), core
         assert np.allclose(found.idle_w, IDLE_W, rtol=0.10)
     assert result.pipeline_latency_us()[0] == pytest.approx(12.0, rel=0.20)
-    assert result.wall_s < 120
 
 
-def test_a_different_chip_gives_different_answers():
+def test_a_different_chip_gives_different_answers(calibrate_truth):
     other = truth(budgets=(3.3e7,) * 9, latency_us=40.0, energy_j=(4e-11,) * 9)
     result, _ = calibrate_truth(other, cores=[2, 6])
     assert sorted(result.cores) == [2, 6]
@@ -96,10 +112,10 @@ def test_a_different_chip_gives_different_answers():
     assert result.pipeline_latency_us()[0] == pytest.approx(40.0, rel=0.20)
 
 
-def test_progress_reports_every_step_in_order():
+def test_progress_reports_every_step_in_order(calibrate_truth):
     seen = []
-    result, _ = calibrate_truth(truth(), cores=[1], on_step=seen.append)
-    assert seen == result.steps == result.cores[1].steps
+    result, _ = calibrate_truth(truth(noisy=False), cores=[5], on_step=seen.append)
+    assert seen == result.steps == result.cores[5].steps
     assert [s.index for s in seen] == list(range(len(seen)))
     phases = [s.phase for s in seen]
     assert phases[0] == "bracket" and "bisect" in phases and "latency" in phases
@@ -117,15 +133,14 @@ def test_a_device_without_time_is_refused():
         calibrate(device, [0])
 
 
-def test_a_device_that_vanishes_keeps_the_finished_cores(tmp_path):
+def test_a_device_that_vanishes_keeps_the_finished_cores(tmp_path, calibrate_truth):
     def vanish_on_core_4(step):
         if step.core == 4 and step.index == 1:
             emulated_devices.emulated_devkit("SIM0000").inject_faults(
                 FaultPlan(disconnect_after_events=10)
             )
 
-    chip = truth()
-    result, belief = calibrate_truth(chip, cores=[1, 4, 7], on_step=vanish_on_core_4)
+    result, belief = calibrate_truth(truth(), cores=[1, 4, 7], on_step=vanish_on_core_4)
     assert sorted(result.cores) == [1] and result.partial
     assert "disconnected" in result.error
     path = write_profile(tmp_path / "lab.toml", result, belief)
@@ -137,7 +152,7 @@ def test_a_device_that_vanishes_keeps_the_finished_cores(tmp_path):
     assert "PARTIAL" in written.budgets_note and "cores 1" in written.budgets_note
 
 
-def test_written_profile_says_what_was_measured_and_how(tmp_path):
+def test_written_profile_says_what_was_measured_and_how(tmp_path, calibrate_truth):
     result, belief = calibrate_truth(truth(), cores=[0, 3])
     path = write_profile(tmp_path / "lab.toml", result, belief)
     profile = load_profile("speck2f", override=path)

@@ -172,3 +172,22 @@ def test_header_names_what_the_budgets_rest_on(pytestconfig):
     plugin = pytestconfig.pluginmanager.get_plugin(HilPlugin.name)
     header = plugin.pytest_report_header(pytestconfig)
     assert any("SynOps/s budgets" in line for line in header)
+
+
+def test_finds_a_chip_hidden_in_hil_sim_profile_not_the_harness_s_belief(
+    tmp_path, monkeypatch, capsys
+):
+    truth = tmp_path / "truth.toml"
+    truth.write_text(
+        "[timing]\nsynops_per_s = [3.3e7, 3.3e7, 3.3e7, 3.3e7, 3.3e7, 3.3e7, 3.3e7, 3.3e7, 3.3e7]"
+        "\npipeline_latency_us = 40.0\n[noise]\njitter_us = 20.0\nspike_loss = 0.01\n"
+    )
+    monkeypatch.setenv("HIL_SIM_PROFILE", str(truth))
+    out = tmp_path / "lab.toml"
+    assert main(["calibrate", "--out", str(out), "--cores", "1,6"]) == 0
+    found = load_profile("speck2f", override=out)
+    assert found.synops_per_s[1] == pytest.approx(3.3e7, rel=0.05)
+    assert found.synops_per_s[6] == pytest.approx(3.3e7, rel=0.05)
+    assert found.synops_per_s[0] == 5e7  # not measured: still the belief
+    assert found.pipeline_latency_us == pytest.approx(40.0, rel=0.20)
+    assert "believed" in capsys.readouterr().out
