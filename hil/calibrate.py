@@ -257,14 +257,16 @@ class _CoreSweep:
                 high = middle
             else:
                 low = middle
-        budget = math.sqrt(low * high) / (1 + GROWTH_FRACTION / MEDIAN_SEPARATION)
+        threshold = 1 + GROWTH_FRACTION / MEDIAN_SEPARATION
+        low, high = low / threshold, high / threshold
+        budget = math.sqrt(low * high)
         latency = self._step("latency", SYNOPS_PER_EVENT * 1e6 / LATENCY_SPACING_US)
         power_steps = [latency] + [self._step("power", f * budget) for f in POWER_LOADS]
         fit = _power_fit(power_steps)
         return CoreResult(
             core=self.core,
             synops_per_s=budget,
-            synops_per_s_ci=(min(low, budget), high),
+            synops_per_s_ci=(low, high),
             latency_us=latency.delay_start_us - SYNOPS_PER_EVENT / budget * 1e6,
             energy_per_synop_j=fit[0] if fit else None,
             idle_w=fit[1] if fit else None,

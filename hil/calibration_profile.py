@@ -124,7 +124,9 @@ def _calibration_section(result: CalibrationResult, latency) -> dict:
             f"per core: one layer costing {SYNOPS_PER_EVENT} SynOps per input event; regular "
             "streams at increasing load, bracketed then bisected on whether the output delay "
             f"grows by more than {GROWTH_FRACTION:.1%} of the step; budget = the geometric "
-            "middle of the last bracket"
+            "middle of the last bracket, both corrected for that threshold. The interval is "
+            "the search's resolution, not a bound on systematic error: a chip that loses "
+            "input events reads high by the fraction lost"
         ),
         "synops_per_s_ci": [list(result.cores[c].synops_per_s_ci) for c in cores],
         "latency_us_per_core": [result.cores[c].latency_us for c in cores],

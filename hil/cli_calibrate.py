@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+EXIT_BAD_INPUT = 2
 EXIT_DEVICE = 3
 
 
@@ -55,11 +56,14 @@ def _cores(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from hil import backends
     from hil.calibrate import calibrate
-    from hil.calibration_plot import plot_core
-    from hil.calibration_profile import write_profile
+    from hil.files import unwritable_file
 
-    if args.out.is_dir():
-        raise ValueError(f"--out {args.out}: is a folder; give the profile file to write")
+    for option, path in (("--out", args.out), ("--pictures", args.pictures)):
+        problem = path is not None and unwritable_file(
+            path / "core0.png" if option == "--pictures" else path
+        )
+        if problem:  # refused before minutes of measuring are spent
+            raise ValueError(f"{option} {path}: {problem}")
     if args.step <= 0:
         raise ValueError(f"--step {args.step}: must be positive")
     pictures = args.pictures or args.out.with_name(f"{args.out.stem}-pictures")
@@ -68,19 +72,42 @@ def run(args: argparse.Namespace) -> int:
         print(f"calibrating {device.info}; the harness's profile: {base.source}")
         print(f"  before: {base.budgets_note}")
         result = calibrate(device, args.cores, step_s=args.step, on_step=_progress)
-    if result.cores:
-        write_profile(args.out, result, base)
-        for core in result.cores.values():
-            plot_core(pictures / f"core{core.core}.png", core, base.synops_per_s[core.core])
     for line in _summary(result, base):
         print(line)
-    if result.cores:
-        print(f"profile written to {args.out}" + (" (PARTIAL)" if result.partial else ""))
-        print(f"pictures under {pictures}")
+    status = _save(result, base, args.out, pictures) if result.cores else 0
     if result.error:
         print(f"speck-hil: device error: {result.error}", file=sys.stderr)
         return EXIT_DEVICE
-    return 0
+    return status
+
+
+def _save(result, base, out: Path, pictures: Path) -> int:
+    """Write the profile and the pictures. A file that cannot be written after all loses
+    nothing measured: the profile goes to the current folder instead."""
+    from hil.calibration_plot import plot_core
+    from hil.calibration_profile import write_profile
+
+    status = 0
+    try:
+        write_profile(out, result, base)
+    except OSError as exc:
+        fallback = Path.cwd() / f"speck-hil-calibration-{result.date[:19].replace(':', '')}.toml"
+        write_profile(fallback, result, base)
+        print(
+            f"speck-hil: error: --out {out}: cannot write ({exc.strerror or exc}); "
+            f"the calibration is in {fallback}",
+            file=sys.stderr,
+        )
+        out, status = fallback, EXIT_BAD_INPUT
+    print(f"profile written to {out}" + (" (PARTIAL)" if result.partial else ""))
+    try:
+        for core in result.cores.values():
+            plot_core(pictures / f"core{core.core}.png", core, base.synops_per_s[core.core])
+    except OSError as exc:
+        print(f"speck-hil: error: pictures {pictures}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"pictures under {pictures}")
+    return status
 
 
 def _progress(step) -> None:

@@ -59,10 +59,14 @@ def test_progress_and_summary_on_the_terminal(tmp_path, capsys):
         (["--cores", "0,9"], "unknown core 9: speck2f has cores 0..8"),
         (["--device", "sinabs"], "time-stepped device has no time"),
         (["--step", "0"], "--step 0.0: must be positive"),
+        (["--out", "FILE/lab.toml"], "/FILE/lab.toml: "),
+        (["--pictures", "FILE"], "--pictures "),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, arguments, problem):
     out = tmp_path / "lab.toml"
+    (tmp_path / "FILE").write_text("a file, not a folder")
+    arguments = [a.replace("FILE", str(tmp_path / "FILE")) for a in arguments]
     assert main(["calibrate", "--out", str(out), *arguments]) == 2
     error = capsys.readouterr().err.strip()
     assert problem in error and len(error.splitlines()) == 1
@@ -191,3 +195,22 @@ def test_finds_a_chip_hidden_in_hil_sim_profile_not_the_harness_s_belief(
     assert found.synops_per_s[0] == 5e7  # not measured: still the belief
     assert found.pipeline_latency_us == pytest.approx(40.0, rel=0.20)
     assert "believed" in capsys.readouterr().out
+
+
+def test_a_profile_that_cannot_be_written_after_measuring_is_kept(tmp_path, capsys, monkeypatch):
+    from hil import calibration_profile
+
+    write = calibration_profile.write_profile
+
+    def full_disk_once(path, *args):
+        if path.name == "lab.toml":
+            raise OSError(28, "No space left on device")
+        return write(path, *args)
+
+    monkeypatch.setattr(calibration_profile, "write_profile", full_disk_once)
+    monkeypatch.chdir(tmp_path)
+    assert main(["calibrate", "--out", str(tmp_path / "lab.toml"), "--cores", "4"]) == 2
+    error = capsys.readouterr().err
+    assert "No space left on device" in error and "the calibration is in" in error
+    (kept,) = tmp_path.glob("speck-hil-calibration-*.toml")
+    assert load_profile("speck2f", override=kept).calibration.cores == (4,)
