@@ -1,5 +1,6 @@
 """The emulated devkit's array extension of samna's buffers, and the backend's choice of path."""
 
+import copy
 import gc
 
 import numpy as np
@@ -152,3 +153,15 @@ def test_the_collector_is_paused_across_the_host_side_of_a_replay(monkeypatch, s
         assert gc.isenabled()
     assert len(seen) >= 3
     assert not any(seen)
+
+
+def test_a_configuration_copy_is_equal_and_independent():
+    config = identity_config()
+    twin = copy.deepcopy(config)
+    assert twin == config and twin is not config
+    assert twin.cnn_layers[0] is not config.cnn_layers[0]
+    twin.cnn_layers[0].weights = [[[[3]]]]
+    twin.cnn_layers[0].destinations[0].enable = True
+    assert config.cnn_layers[0].weights == [[[[1]]]]
+    assert not config.cnn_layers[0].destinations[0].enable
+    assert twin != config

@@ -9,6 +9,7 @@ live object, so ``cfg.cnn_layers[0].destinations[1].enable = True`` sticks.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -108,6 +109,14 @@ class Struct:
 
     __hash__ = None  # mutable
 
+    def __deepcopy__(self, memo: dict) -> Struct:
+        """A deep copy made knowing what fields hold (ints, bools, arrays, structs, tuples of
+        structs): several times faster than ``copy.deepcopy``'s generic walk, which the
+        emulated devkit pays on every configuration applied (each replay's reset)."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update((name, _copied(value, memo)) for name, value in vars(self).items())
+        return twin
+
     def to_json(self) -> str:
         """The struct as JSON, as samna's objects offer it (the harness hashes it)."""
         return json.dumps(self._plain(), separators=(",", ":"))
@@ -144,6 +153,18 @@ def struct_array_field(struct: type[Struct], length: int) -> Field:
         return (*given, *(struct() for _ in range(length - len(given))))
 
     return Field(lambda: tuple(struct() for _ in range(length)), convert)
+
+
+def _copied(value: Any, memo: dict) -> Any:
+    if type(value) in (int, bool, float, str):
+        return value
+    if isinstance(value, Struct):
+        return value.__deepcopy__(memo)
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple):
+        return tuple(_copied(item, memo) for item in value)
+    return copy.deepcopy(value, memo)
 
 
 def _plain(value: Any) -> Any:
