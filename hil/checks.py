@@ -82,12 +82,18 @@ class HilMeasure(Measure):
             )
         )
         self.add(Measurement(f"{prefix}delay_p99", report.p99_us, "µs", upper=report.max_delay_us))
-        self.add(Measurement(f"{prefix}delay_p50", report.p50_us, "µs"))
+        self.add(Measurement(f"{prefix}delay_p50", report.p50_us, "µs", better="lower"))
         self.add(Measurement(f"{prefix}drain", report.drain_us, "µs", upper=report.max_drain_us))
         self.add(
-            Measurement(f"{prefix}delay_drift", report.drift_us_per_s, "µs/s", upper=max_drift)
+            Measurement(
+                f"{prefix}delay_drift",
+                report.drift_us_per_s,
+                "µs/s",
+                upper=max_drift,
+                better="lower",
+            )
         )
-        self.add(Measurement(f"{prefix}rate_lag", report.rate_lag_us, "µs"))
+        self.add(Measurement(f"{prefix}rate_lag", report.rate_lag_us, "µs", better="lower"))
         return report
 
     def agreement(
@@ -110,15 +116,27 @@ class HilMeasure(Measure):
             note = (
                 f"layer {layer.layer} on core {layer.core}, reference reset {reference.reset_mode}"
             )
-            self.add(Measurement(name + "cosine", layer.cosine, lower=min_cosine, note=note))
             self.add(
                 Measurement(
-                    name + "count_error", layer.count_error, upper=max_count_error, note=note
+                    name + "cosine", layer.cosine, lower=min_cosine, note=note, better="higher"
                 )
             )
             self.add(
                 Measurement(
-                    name + "rate_distance", layer.rate_distance, upper=max_rate_distance, note=note
+                    name + "count_error",
+                    layer.count_error,
+                    upper=max_count_error,
+                    note=note,
+                    better="lower",
+                )
+            )
+            self.add(
+                Measurement(
+                    name + "rate_distance",
+                    layer.rate_distance,
+                    upper=max_rate_distance,
+                    note=note,
+                    better="lower",
                 )
             )
             if layer.class_agreement is not None:
@@ -128,6 +146,7 @@ class HilMeasure(Measure):
                         layer.class_agreement,
                         lower=min_class_agreement,
                         note=note,
+                        better="higher",
                     )
                 )
         self._reports_of(run).agreement = layers

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -86,6 +87,18 @@ def profile_provenance(profile: Any) -> dict[str, Any]:
     }
 
 
+def emulated_truth(profile: Any) -> dict[str, Any] | None:
+    """The physics an emulated devkit of ``profile``'s chip has when ``HIL_SIM_PROFILE``
+    chooses them (a noisy chip measures differently); None when it emulates the shipped
+    profile."""
+    value = os.environ.get("HIL_SIM_PROFILE", "").strip()
+    if not value:
+        return None
+    from hil.emulator.truth import emulated_profile
+
+    return {"HIL_SIM_PROFILE": value, **profile_provenance(emulated_profile(profile.name))}
+
+
 def session_provenance(folder: Path, profile: Any) -> dict[str, Any]:
     """Everything about a session that does not depend on the device."""
     return {
@@ -93,4 +106,5 @@ def session_provenance(folder: Path, profile: Any) -> dict[str, Any]:
         "host": host(),
         "git": git_state(folder),
         "profile": profile_provenance(profile),
+        "emulated_truth": emulated_truth(profile),
     }

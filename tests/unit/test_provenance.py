@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from hil.chip.profile import load_profile
-from hil.provenance import git_state, profile_provenance
+from hil.provenance import emulated_truth, git_state, profile_provenance
 
 
 def test_versions_come_without_importing_samna():
@@ -44,3 +44,13 @@ def test_the_profile_by_content_not_by_path():
     assert first["content"]["synops_per_s"] == list(profile.synops_per_s)
     measured = dataclasses.replace(profile, synops_per_s_measured=True)
     assert profile_provenance(measured)["budgets_measured"] is True
+
+
+def test_the_emulated_truth_when_hil_sim_profile_chooses_it(monkeypatch):
+    profile = load_profile("speck2f")
+    monkeypatch.delenv("HIL_SIM_PROFILE", raising=False)
+    assert emulated_truth(profile) is None
+    monkeypatch.setenv("HIL_SIM_PROFILE", "noisy")
+    truth = emulated_truth(profile)
+    assert truth["HIL_SIM_PROFILE"] == "noisy"
+    assert truth["sha256"] != profile_provenance(profile)["sha256"]
