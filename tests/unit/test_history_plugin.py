@@ -11,14 +11,9 @@ from pathlib import Path
 import pytest
 from history_fixtures import run_record
 
-import hil.checks  # noqa: F401 (see below)
 from hil.history.records import from_record
 from hil.history.store import HistoryStore
 from hil.history.synthetic import history
-
-# The inner sessions import the measure fixture's analyses (torch, sinabs, numba). pytester
-# drops what an inner session imported, and importing torch a second time in one process
-# crashes it: importing hil.checks here keeps them loaded for every inner session.
 
 REPO = Path(__file__).resolve().parents[2]
 
