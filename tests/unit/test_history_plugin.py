@@ -6,14 +6,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sqlite3  # noqa: F401 (see below)
 from pathlib import Path
 
+import psycopg  # noqa: F401
 import pytest
 from history_fixtures import run_record
 
 from hil.history.records import from_record
 from hil.history.store import HistoryStore
 from hil.history.synthetic import history
+
+# The inner sessions open stores. Their database drivers are imported above, before any
+# pytester session: one would forget a driver it imported first, and a second import of a C
+# driver leaves SQLAlchemy unable to recognise the driver's errors (an unreachable server
+# would then escape as a traceback instead of one line).
 
 REPO = Path(__file__).resolve().parents[2]
 
