@@ -50,10 +50,15 @@ class PowerSampler:
 
 
 def open_power_sampler(samna: ModuleType, handle: Any) -> PowerSampler | None:
-    """The board's power monitor, or None for a board (or a samna) without one."""
+    """The board's power monitor, or None for a board (or a samna) without a working one:
+    power is an extra, and a monitor that will not start must not keep the board from
+    opening (``measure.power`` then says the device has no monitor)."""
     if not hasattr(handle, "get_power_monitor") or not hasattr(samna, SINK_BUFFER):
         return None
-    return PowerSampler(samna, handle)
+    try:
+        return PowerSampler(samna, handle)
+    except Exception:  # samna raises RuntimeError (and others) for a board without one
+        return None
 
 
 def empty_power() -> np.ndarray:

@@ -114,9 +114,7 @@ class SamnaDevice(Device):
         #: Events travel as arrays where both buffers take them (the emulated devkit's
         #: extension of samna's API), else as samna's event objects.
         self.arrays = arrays and _takes_arrays(self._source, self._sink)
-        self._power = self._guard(
-            "start its power monitor", open_power_sampler, samna, self._handle
-        )
+        self._power = open_power_sampler(samna, self._handle)
         self._owner_key = (id(samna), self.info.serial)
         _owners[self._owner_key] = self
 

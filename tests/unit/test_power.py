@@ -165,3 +165,16 @@ def test_bad_power_section_is_refused_naming_the_field(tmp_path, section, proble
     with pytest.raises(ProfileError, match=problem) as failure:
         load_profile("speck2f", override=path)
     assert str(path) in str(failure.value)
+
+
+def test_a_monitor_that_will_not_start_leaves_the_board_usable(stream, monkeypatch):
+    from hil.emulator.devkit import EmulatedDevkit
+
+    def broken(self):
+        raise RuntimeError("no power monitor on this board")
+
+    monkeypatch.setattr(EmulatedDevkit, "get_power_monitor", broken)
+    with open_device("sim") as speck:
+        deployment = speck.deploy(one_core_net(), (2, 32, 32), reset="zero", monitor="all")
+        run = deployment.replay(stream, timeout_s=60)
+    assert run.power is None and len(run.outputs)
