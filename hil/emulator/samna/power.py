@@ -15,6 +15,7 @@ exist for the chip time that events have covered: emulated time moves with the e
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -80,9 +81,10 @@ class PowerMonitor:
         if not len(spikes):
             return speck.run(spikes)
         index = (spikes["t"] // period).astype(np.int64)
-        cuts = np.flatnonzero(np.diff(index)) + 1
+        bounds = [0, *(np.flatnonzero(np.diff(index)) + 1).tolist(), len(spikes)]
         outputs = []
-        for chunk in np.split(spikes, cuts):
+        for start, stop in pairwise(bounds):
+            chunk = spikes[start:stop]  # slices, not np.split: no copies per period
             self._close_until(int(chunk["t"][0] // period), offset_us)
             before = speck.synops_served
             outputs.append(speck.run(chunk))
@@ -99,25 +101,28 @@ class PowerMonitor:
             return
         self._speck = speck
         self._period = int(speck.now_us // self._period_us)
-        self._arrived = np.zeros(len(speck.synops_served), np.float64)
-        self._backlog = np.zeros_like(self._arrived)
+        cores = len(speck.synops_served)
+        self._arrived = np.zeros(cores, np.float64)
+        self._backlog = np.zeros(cores, np.float64)
+        model, period_s = self._model, self._period_us / 1e6
+        self._capacity = np.asarray(speck.profile.synops_per_s[:cores], np.float64) * period_s
+        self._energy = np.asarray(model.energy_per_synop_j[:cores], np.float64)
+        self._share = np.asarray(model.synop_rail_share, np.float64)
+        self._idle = np.asarray(model.idle_w, np.float64)
 
     def _close_until(self, period: int, offset_us: float) -> None:
         """Emit the samples of every period before ``period``."""
-        model, speck = self._model, self._speck
+        noise = self._model.sample_noise_w
         period_s = self._period_us / 1e6
-        capacity = np.asarray(speck.profile.synops_per_s[: len(self._arrived)]) * period_s
-        energy = np.asarray(model.energy_per_synop_j[: len(self._arrived)])
-        share = np.asarray(model.synop_rail_share)
-        idle = np.asarray(model.idle_w)
         samples = []
         while self._period < period:
             waiting = self._backlog + self._arrived
-            served = np.minimum(waiting, capacity)
-            self._backlog, self._arrived = waiting - served, np.zeros_like(self._arrived)
-            watts = idle + share * float(served @ energy) / period_s
-            if model.sample_noise_w:
-                watts = watts + self._rng.normal(0.0, model.sample_noise_w, len(watts))
+            served = np.minimum(waiting, self._capacity)
+            self._backlog = waiting - served
+            self._arrived[:] = 0.0
+            watts = self._idle + self._share * float(served @ self._energy) / period_s
+            if noise:
+                watts = watts + self._rng.normal(0.0, noise, len(watts))
             self._period += 1
             stamp = round(self._period * self._period_us - offset_us)
             samples += [Measurement(rail, w, stamp) for rail, w in enumerate(watts.tolist())]
