@@ -38,6 +38,7 @@ from hil.models import ModelError, load_model
 REPO = Path(__file__).resolve().parents[2]
 GOOD_MODEL = f"{REPO / 'fixtures' / 'models.py'}:scnn_34"
 EXIT_BAD_INPUT = 2
+NO_BENCHMARK = "-pno:benchmark"  # pytest-benchmark runs git when it loads: not ours to check
 
 
 # --- what "nothing else changed" means -------------------------------------------------------
@@ -54,13 +55,14 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+def _no_process(*args, **kwargs):
+    raise AssertionError(f"a process was spawned: {args[1:2]}")
+
+
 @pytest.fixture
 def untouched(tmp_path, monkeypatch):
     """Build inputs into ``tmp_path``; afterwards, check that nothing there changed, that no
     process was spawned and that no payload ran."""
-
-    def no_process(*args, **kwargs):
-        raise AssertionError(f"a process was spawned: {args[:1]}")
 
     class Guard:
         before: dict | None = None
@@ -70,7 +72,7 @@ def untouched(tmp_path, monkeypatch):
                 monkeypatch.setenv(key, value)
             built = bad.build(tmp_path)
             self.before = snapshot(tmp_path)
-            monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
+            monkeypatch.setattr(subprocess.Popen, "__init__", _no_process)
             return built
 
     guard = Guard()
@@ -225,12 +227,13 @@ def test_profile_cli(bad, untouched, capsys):
 
 
 @pytest.mark.parametrize("bad", BAD_PROFILES, ids=repr)
-def test_profile_pytest(bad, pytester):
+def test_profile_pytest(bad, pytester, monkeypatch):
     path = bad.build(pytester.path)
     report = pytester.path / "earlier.json"
     report.write_text('{"earlier": "run"}')
     pytester.makepyfile("def test_never_runs():\n    raise AssertionError('ran')\n")
-    result = pytester.runpytest("--profile", path, f"--hil-report={report}")
+    monkeypatch.setattr(subprocess.Popen, "__init__", _no_process)
+    result = pytester.runpytest(NO_BENCHMARK, "--profile", path, f"--hil-report={report}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert one_line(result.stderr.str(), bad.names).startswith("ERROR: ")
     assert report.read_text() == '{"earlier": "run"}'
@@ -345,7 +348,8 @@ def test_option_pytest(bad, pytester, monkeypatch):
     argument = bad.build(pytester.path)
     pytester.makepyfile("def test_never_runs(speck):\n    raise AssertionError('ran')\n")
     before = snapshot(pytester.path)
-    result = pytester.runpytest(argument)
+    monkeypatch.setattr(subprocess.Popen, "__init__", _no_process)
+    result = pytester.runpytest(NO_BENCHMARK, argument)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert one_line(result.stderr.str(), bad.names).startswith("ERROR: ")
     assert "ran" not in result.stdout.str()
@@ -373,7 +377,7 @@ def _outputs(folder: Path) -> list[tuple[str, ...]]:
 def test_output_path_cli(index, tmp_path, capsys, monkeypatch):
     argv = _outputs(tmp_path)[index]
     before = snapshot(tmp_path)
-    monkeypatch.setattr(subprocess.Popen, "__init__", lambda *a, **k: pytest.fail("spawned"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", _no_process)
     code, out, err = cli(capsys, *argv)
     assert code == EXIT_BAD_INPUT
     one_line(err, str(argv[-1]))
