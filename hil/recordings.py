@@ -315,8 +315,12 @@ def _open_hdf5(path: Path) -> Recording:
 
     def read_window(t0: int, t1: int) -> np.ndarray:
         t0, t1 = t0 + shift, t1 + shift
-        lo, hi = _window_bounds(path, t0, t1, n)
-        events = _read_hdf5_events(path, sensor_size, lo, hi)
+        lo, hi, rows = _window_bounds(path, t0, t1, n)
+        # One event either side as well: the index rows used are checked against them.
+        first, last = max(lo - 1, 0), min(hi + 1, n)
+        events = _read_hdf5_events(path, sensor_size, first, last)
+        for row, at in rows:
+            _check_index_row(path, events["t"], row, at, n, first)
         a, b = np.searchsorted(events["t"], [t0, t1], side="left")
         return _shifted(events[a:b], shift)
 
@@ -344,7 +348,7 @@ def _origin_attr(path: Path, f: h5py.File) -> int:
 
 
 #: Rows of the ms index checked against the event times when a file is opened.
-INDEX_SAMPLES = 16
+INDEX_SAMPLES = 4
 
 
 def _check_index(path: Path, f: h5py.File, n: int) -> None:
@@ -374,10 +378,13 @@ def _check_index(path: Path, f: h5py.File, n: int) -> None:
         _check_index_row(path, t, int(row), int(values[row]), n)
 
 
-def _check_index_row(path: Path, t: h5py.Dataset, row: int, at: int, n: int) -> None:
-    """Row ``row`` must point at the first event with ``t >= row`` ms."""
+def _check_index_row(
+    path: Path, t: h5py.Dataset | np.ndarray, row: int, at: int, n: int, first: int = 0
+) -> None:
+    """Row ``row`` (pointing at event ``at`` of ``n``) must point at the first event with
+    ``t >= row`` ms; ``t`` holds the times of events ``first`` on."""
     edge = row * 1000
-    if (at < n and int(t[at]) < edge) or (at > 0 and int(t[at - 1]) >= edge):
+    if (at < n and int(t[at - first]) < edge) or (at > 0 and int(t[at - 1 - first]) >= edge):
         raise RecordingError(
             path,
             f"/ms_to_idx row {row} is {at}, but that is not the first event at or after "
@@ -448,23 +455,22 @@ def _checked(path: Path, check: Callable):
         raise RecordingError(path, str(exc).removeprefix(f"{path}: ")) from exc
 
 
-def _window_bounds(path: Path, t0: int, t1: int, n: int) -> tuple[int, int]:
-    """Event index range that surely covers ``[t0, t1)``, from /ms_to_idx when present."""
+def _window_bounds(path: Path, t0: int, t1: int, n: int) -> tuple[int, int, list[tuple[int, int]]]:
+    """Event index range that surely covers ``[t0, t1)``, from /ms_to_idx when present, and
+    the index rows it came from (row, event index) for the reader to check."""
     with _reading(path) as f:
         if "ms_to_idx" not in f:
             t = f["events/t"][:]
             lo, hi = np.searchsorted(t, [t0, t1], side="left")
-            return int(lo), int(hi)
-        index, t = f["ms_to_idx"], f["events/t"]
+            return int(lo), int(hi), []
+        index = f["ms_to_idx"]
         rows = index.shape[0]
         first_ms = max(t0, 0) // 1000
         last_ms = -(-max(t1, 0) // 1000)
         lo = int(index[first_ms]) if first_ms < rows else n
         hi = int(index[last_ms]) if last_ms < rows else n
-        for row, at in ((first_ms, lo), (last_ms, hi)):
-            if row < rows:
-                _check_index_row(path, t, row, at, n)
-        return lo, max(lo, hi)
+        used = [(row, at) for row, at in ((first_ms, lo), (last_ms, hi)) if row < rows]
+        return lo, max(lo, hi), used
 
 
 @contextmanager
