@@ -19,3 +19,8 @@ def pytest_hil_open_device(config: pytest.Config, spec: str, profile: Path | Non
     conftest that returns a ``Device`` stands in its own (a lab rig, or a fake that fails on
     demand in the harness's tests). Raise ``DeviceError`` for a device that cannot be opened.
     """
+
+
+def pytest_hil_summary_lines(config: pytest.Config) -> list[str]:
+    """Lines for the speck-hil summary, below the device line and its recovery notes: the
+    boards a pool leased and quarantined, what each xdist worker's device was."""

@@ -133,6 +133,30 @@ _OPTIONS = {
         None,
         "device profile override (TOML: SynOps/s budgets, limits) merged into the shipped one",
     ),
+    # board pools: hil.pytest_pool
+    "board_wait": _Option(
+        "--board-wait",
+        "hil_board_wait",
+        "HIL_BOARD_WAIT",
+        "60",
+        "with a pool (--device 'TYPE:*'), seconds to wait for a free board before skipping "
+        "the device tests (default: 60; 0 skips at once)",
+    ),
+    "device_each": _Option(
+        "--device-each",
+        "hil_device_each",
+        "HIL_DEVICE_EACH",
+        False,
+        "run every device test once on every board of the pool --device names",
+    ),
+    "lock_dir": _Option(
+        "--lock-dir",
+        "hil_lock_dir",
+        "HIL_LOCK_DIR",
+        None,
+        "folder of the per-board locks every session on this host shares "
+        "(default: speck-hil-locks in the system's temporary folder)",
+    ),
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -220,8 +244,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "device(*patterns): runs only on device types matching a pattern, e.g. 'speck2f*'",
     )
-    config.pluginmanager.register(HilPlugin(config), HilPlugin.name)
+    hil = HilPlugin(config)
+    config.pluginmanager.register(hil, HilPlugin.name)
     history.register(config, _history_target(config), option(config, "hil_fail_on_regression"))
+    from hil import pytest_pool, pytest_workers
+
+    pytest_pool.register(config, hil)
+    pytest_workers.register(config, hil)
 
 
 def _history_target(config: pytest.Config) -> str | None:
@@ -298,6 +327,7 @@ class _TestState:
     runs: int = 0
     device_error: DeviceError | None = None
     recovery: str | None = None
+    serial: str | None = None  # the board the test ran on
 
 
 _STATE = pytest.StashKey[_TestState]()
@@ -344,6 +374,9 @@ class HilPlugin:
             },
         )
         self._phases: dict[str, dict] = {}
+        #: False when the device is opened by the first device test instead of after
+        #: collection (an xdist worker under --device-each learns its board only then).
+        self.open_after_collection = True
 
     def _open(self) -> Device:
         return self.config.hook.pytest_hil_open_device(
@@ -357,7 +390,7 @@ class HilPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.config.option.collectonly:
+        if self.config.option.collectonly or not self.open_after_collection:
             return
         if self.require or any("speck" in getattr(i, "fixturenames", ()) for i in session.items):
             try:
@@ -407,6 +440,7 @@ class HilPlugin:
             pytest.skip(message)
         if self.devices.opens != opens:
             self._device_opened()
+        state.serial = device.info.serial
         return device
 
     def end_device_test(self, item: pytest.Item) -> None:
@@ -528,6 +562,7 @@ class HilPlugin:
                 "device_error": str(state.device_error) if state.device_error else None,
                 "recovery": state.recovery,
                 "device": self.devices.info_dict(),
+                "serial": state.serial,
             }
         return report
 
@@ -551,6 +586,7 @@ class HilPlugin:
             artifacts=extra.get("artifacts", []),
             device_error=extra.get("device_error"),
             recovery=extra.get("recovery"),
+            serial=extra.get("serial"),
         )
         self.record.add_test(entry)
 
@@ -583,13 +619,19 @@ class HilPlugin:
             reason = f"{type(reason).__name__}: {reason}"
         return [f"speck-hil device: NOT OPENED, device tests will not run: {self._refusal(reason)}"]
 
+    def summary_device_lines(self) -> list[str]:
+        """The summary's lines above the table: the device, recovery, and what the pool and
+        the xdist workers add (``pytest_hil_summary_lines``)."""
+        added = self.config.hook.pytest_hil_summary_lines(config=self.config)
+        return self._device_lines() + self.devices.notes + [line for ls in added for line in ls]
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
         rows = summary_rows(self.record.tests)
-        notes = self.devices.notes
-        if not rows and not notes and self.devices.info is None:
+        lines = self.summary_device_lines()
+        if not rows and not lines:
             return
         terminalreporter.section("speck-hil")
-        for line in self._device_lines() + notes:
+        for line in lines:
             terminalreporter.line(line)
         if rows:
             terminalreporter.line("")

@@ -50,6 +50,11 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
     """
     if isinstance(spec, str):
         spec = parse_device_spec(spec)
+    if spec.pool:
+        raise DeviceSpecError(
+            f"{spec} names every attached {spec.device_type}, not one board; open one "
+            f"({spec.device_type}@SERIAL) or lease one with hil.pool.BoardPool"
+        )
     chip_profile = load_profile(spec.profile_name, override=profile)
     if spec.kind == "sinabs":
         from hil.backends.sinabs_backend import SinabsDevice

@@ -4,6 +4,8 @@
   ``speck2edevkit``: a real devkit through the real samna;
 - ``sim`` (the default) or ``sim:speck2fmodule`` (also ``sim:speck2fmodule:1`` /
   ``@SERIAL``): the emulated devkit, driven through the same samna code path;
+- ``speck2fmodule:*`` or ``sim:speck2fmodule:*``: a pool, every attached board of the type
+  (``hil.pool`` leases one of them);
 - ``sinabs``: sinabs' time-stepped forward of the discretized network;
 - ``specksim``: samna's own simulator, where real samna is installed.
 """
@@ -17,7 +19,9 @@ from hil.chip.devices import DEVICE_TYPES
 
 DEFAULT_DEVICE_TYPE = "speck2fmodule"
 SOFTWARE_KINDS = ("sinabs", "specksim")
-_SPEC = re.compile(r"^(?P<type>[A-Za-z0-9]+)(?::(?P<index>\d+)|@(?P<serial>[^\s@:]+))?$")
+_SPEC = re.compile(
+    r"^(?P<type>[A-Za-z0-9]+)(?::(?P<index>\d+)|:(?P<pool>\*)|@(?P<serial>[^\s@:]+))?$"
+)
 
 
 class DeviceSpecError(ValueError):
@@ -33,6 +37,7 @@ class DeviceSpec:
     index: int | None = None
     serial: str | None = None
     text: str = ""
+    pool: bool = False  # every attached board of the type (``TYPE:*``)
 
     @property
     def samna_type_name(self) -> str:
@@ -61,12 +66,13 @@ def parse_device_spec(text: str) -> DeviceSpec:
     if device_type not in DEVICE_TYPES:
         raise DeviceSpecError(f"unknown device {text!r}; {known_specs()}")
     index = int(match["index"]) if match["index"] is not None else None
-    return DeviceSpec(kind, device_type, index, match["serial"], text)
+    return DeviceSpec(kind, device_type, index, match["serial"], text, match["pool"] is not None)
 
 
 def known_specs() -> str:
     types = ", ".join(DEVICE_TYPES)
     return (
-        f"devices are sim, sim:TYPE, TYPE, TYPE:INDEX or TYPE@SERIAL with TYPE one of {types}; "
+        f"devices are sim, sim:TYPE, TYPE, TYPE:INDEX, TYPE@SERIAL or TYPE:* (every board of "
+        f"the type) with TYPE one of {types}; "
         "or sinabs, specksim (`speck-hil devices` lists what is attached)"
     )

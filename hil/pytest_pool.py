@@ -1,0 +1,254 @@
+"""Board pools in a pytest session: ``--device 'TYPE:*'``, ``--device-each``, quarantine.
+
+With a pool, each session (each pytest-xdist worker) leases one board by serial through
+``hil.pool`` when its first device test needs one, and holds it to the end. A session that
+finds every board leased waits ``--board-wait`` seconds, saying for whom, then skips its
+device tests with the reason. A board that breaks is quarantined: this session keeps it
+locked (so nobody is handed it) and moves to a spare board if one is free; without a spare,
+its remaining device tests skip with the cause. pytest-xdist has already handed this
+worker its share of the tests, so they cannot move to another worker's board.
+
+``--device-each`` runs every device test once per board of the pool, parametrised by
+serial (``test_x[SIM0001]``); tests are grouped by board, each board leased while its group
+runs. Under pytest-xdist (``-n``), one worker runs all tests of a board.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from hil.backends import DeviceUnavailable
+from hil.backends.spec import DeviceSpec
+from hil.device_session import DeviceSession
+from hil.plugin import option, path_option
+from hil.pool import BoardPool, Lease, NoBoardFree, default_lock_dir, pool_members
+
+if TYPE_CHECKING:
+    from hil.plugin import HilPlugin
+
+#: The parameter ``--device-each`` adds to every device test: the board's serial.
+BOARD_PARAM = "hil_board"
+
+
+def register(config: pytest.Config, hil: HilPlugin) -> None:
+    """Add the pool plugin when ``--device`` names a pool."""
+    each = option(config, "device_each")
+    if not hil.spec.pool:
+        if each:
+            raise pytest.UsageError(
+                f"--device-each needs a pool of boards, e.g. --device '{hil.spec.device_type}:*'"
+                f" or 'sim:{hil.spec.device_type}:*'; --device {hil.spec} is one device"
+            )
+        return
+    text = option(config, "board_wait")
+    try:
+        wait_s = float(text)
+    except ValueError:
+        wait_s = -1.0
+    if not wait_s >= 0:
+        raise pytest.UsageError(f"--board-wait {text!r}: expected seconds, a number >= 0")
+    lock_dir = path_option(config, "lock_dir") or default_lock_dir()
+    config.pluginmanager.register(PoolPlugin(hil, wait_s, bool(each), lock_dir), PoolPlugin.name)
+
+
+class PoolPlugin:
+    """The leases of one session (one xdist worker), and the boards it quarantined."""
+
+    name = "hil-pool"
+
+    def __init__(self, hil: HilPlugin, wait_s: float, each: bool, lock_dir):
+        self.hil = hil
+        self.config = hil.config
+        self.spec: DeviceSpec = hil.spec
+        self.wait_s = wait_s
+        self.each = each
+        self.lock_dir = lock_dir
+        self._pool: BoardPool | None = None
+        self.lease: Lease | None = None
+        self.leases: list[Lease] = []
+        self.quarantined: dict[str, str] = {}
+        self.notes: list[str] = []
+
+    @property
+    def pool(self) -> BoardPool:
+        if self._pool is None:
+            self._pool = BoardPool(str(self.spec), pool_members(self.spec), self.lock_dir)
+        return self._pool
+
+    # -- --device-each ----------------------------------------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if not self.each or "speck" not in metafunc.fixturenames or not self.pool.boards:
+            return
+        if BOARD_PARAM not in metafunc.fixturenames:
+            metafunc.fixturenames.append(BOARD_PARAM)
+        metafunc.parametrize(BOARD_PARAM, self.pool.serials, ids=self.pool.serials)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Each board's tests together, so a board is leased once."""
+        if self.each:
+            order = {serial: i for i, serial in enumerate(self.pool.serials)}
+            items.sort(key=lambda item: order.get(_board_of(item), -1))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        """Under ``-n`` (xdist's ``load``), one worker runs all tests of a board."""
+        if self.each and config.getvalue("dist") == "load":
+            return _board_scheduling(config, log, self.pool.serials)
+        return None
+
+    # -- leasing ------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_finish(self, session: pytest.Session):
+        needed = [i for i in session.items if "speck" in getattr(i, "fixturenames", ())]
+        if self.each and hasattr(self.config, "workerinput"):
+            self.hil.open_after_collection = False  # which boards' tests come here is not known
+        elif not self.config.option.collectonly and (needed or self.hil.require):
+            self._lease(_board_of(needed[0]) if self.each and needed else None)
+        return (yield)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        board = _board_of(item)
+        if board is not None and board != self._current():
+            self._lease(board)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):
+        result = yield
+        broken = self.hil.devices.broken
+        current = self._current()
+        if broken and current and current not in self.quarantined:
+            self._quarantine(current, broken)
+        return result
+
+    def _current(self) -> str | None:
+        return self.lease.serial if self.lease is not None else None
+
+    def _lease(self, serial: str | None) -> None:
+        """Lease ``serial`` (``--device-each``) or any free board, and open it from now on;
+        the board leased before is released unless it is quarantined."""
+        previous = self.lease
+        if previous is not None:
+            self._retire()
+            if previous.serial not in self.quarantined:
+                previous.release()
+        pool = self.pool if serial is None else self._one_board(serial)
+        try:
+            lease = pool.lease(self.wait_s, exclude=self.quarantined, on_wait=self._say)
+        except NoBoardFree as exc:
+            self.lease = None
+            self._use(DeviceSession(str(self.spec), _refuse(str(self.spec), str(exc))))
+            self.notes.append(f"speck-hil pool: no board: {exc}")
+            return
+        self.lease = lease
+        self.leases.append(lease)
+        waited = f" after waiting {lease.waited_s:g} s" if lease.waited_s else ""
+        self.notes.append(f"speck-hil pool {self.spec}: leased {lease.serial}{waited}")
+        self._use(DeviceSession(str(lease.board), self._opener(lease.board)))
+
+    def _one_board(self, serial: str) -> BoardPool:
+        board = next(b for b in self.pool.boards if b.serial == serial)
+        return BoardPool(str(self.spec), [board], self.lock_dir)
+
+    def _opener(self, board: DeviceSpec):
+        hil = self.hil
+        return lambda: hil.config.hook.pytest_hil_open_device(
+            config=hil.config, spec=str(board), profile=hil.profile_path
+        )
+
+    def _use(self, devices: DeviceSession) -> None:
+        self.hil.devices = devices
+        self._record()
+
+    def _retire(self) -> None:
+        """Close the current board, keeping its device line and recovery notes."""
+        devices = self.hil.devices
+        devices.close()
+        if devices.info is not None:
+            self.notes.append(f"speck-hil board: {devices.info} (serial {devices.info.serial})")
+        self.notes += devices.notes
+
+    def _quarantine(self, serial: str, cause: str) -> None:
+        self.quarantined[serial] = cause
+        note = f"speck-hil pool: board {serial} quarantined for the rest of the session: {cause}"
+        if self.each:
+            self.notes.append(f"{note}; its remaining tests skip")
+            self._record()
+            return
+        spare = self.pool.try_lease(exclude=self.quarantined)
+        if spare is None:
+            self.notes.append(
+                f"{note}; no spare board free ({self.pool.busy(self.quarantined)}), so this "
+                "session's remaining device tests skip"
+            )
+            self._record()
+            return
+        self.notes.append(f"{note}; its remaining tests run on {spare.serial}")
+        self._retire()
+        self.lease = spare
+        self.leases.append(spare)
+        self._use(DeviceSession(str(spare.board), self._opener(spare.board)))
+
+    def _say(self, line: str) -> None:
+        line = f"speck-hil pool: {line}"
+        self.notes.append(line)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
+
+    def _record(self) -> None:
+        self.hil.record.session["pool"] = {
+            "spec": str(self.spec),
+            "boards": self.pool.serials,
+            "lock_dir": str(self.lock_dir),
+            "leases": [{"serial": x.serial, "waited_s": x.waited_s} for x in self.leases],
+            "quarantined": dict(self.quarantined),
+        }
+        self.hil.record.write()
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
+        if self._pool is None:
+            return []
+        boards = ", ".join(self.pool.serials) or "none attached"
+        return [f"speck-hil pool {self.spec}: boards {boards}; locks in {self.lock_dir}"]
+
+    def pytest_hil_summary_lines(self, config: pytest.Config) -> list[str]:
+        return list(self.notes)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Release every lease once the plugin has closed the device."""
+        self.hil.devices.close()
+        for lease in self.leases:
+            lease.release()
+
+
+def _board_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(BOARD_PARAM) if callspec is not None else None
+
+
+def _board_scheduling(config: pytest.Config, log, serials: list[str]):
+    """xdist's scope scheduling with a board's tests as one scope (other tests alone)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BoardScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            params = nodeid.rpartition("[")[2].rstrip("]").split("-") if "[" in nodeid else []
+            return next((p for p in params if p in serials), nodeid)
+
+    return BoardScheduling(config, log)
+
+
+def _refuse(spec: str, reason: str):
+    def opener():
+        raise DeviceUnavailable(spec, f"no board free: {reason}")
+
+    return opener
