@@ -96,7 +96,7 @@ class BoardPool:
             if board.serial in skip:
                 continue
             path = self.lock_path(board)
-            lock = FileLock(path, mode=0o666)
+            lock = FileLock(path, mode=0o666, thread_local=False)
             try:
                 lock.acquire(timeout=0)
             except Timeout:

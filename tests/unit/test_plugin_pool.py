@@ -1,0 +1,245 @@
+"""Board pools in pytest sessions (``hil.pytest_pool``, ``hil.pytest_workers``).
+
+Inner sessions run on emulated boards attached through ``HIL_SIM_DEVKITS`` (workers are new
+processes: they read it), with their locks in a fresh ``HIL_LOCK_DIR``. Device tests log
+which board they ran on, from which process, and when.
+"""
+
+import json
+import os
+import threading
+
+import pytest
+
+from hil.backends import parse_device_spec
+from hil.emulator.samna import device as emulated_devices
+from hil.pool import BoardPool
+
+POOL = "sim:speck2fmodule:*"
+
+DEVICE_TESTS = """
+import os, time
+from pathlib import Path
+
+LOG = Path(__file__).parent / "ran.log"
+
+
+def log(name, speck):
+    start = time.time()
+    with LOG.open("a") as f:
+        f.write(f"{name} {speck.info.serial} {os.getpid()} {start}\\n")
+
+
+def test_one(speck): log("one", speck)
+def test_two(speck): log("two", speck)
+def test_three(speck): log("three", speck)
+def test_four(speck): log("four", speck)
+def test_five(speck): log("five", speck)
+def test_six(speck): log("six", speck)
+def test_without_device(): pass
+"""
+
+
+@pytest.fixture
+def boards(pytester, monkeypatch, tmp_path):
+    """Three emulated speck2fmodules, for the inner session and its workers."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark")
+    for name in ("HIL_DEVICE", "HIL_DEVICE_SCOPE", "HIL_REQUIRE_DEVICE", "HIL_BOARD_WAIT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule,speck2fmodule")
+    monkeypatch.setenv("HIL_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.setattr(emulated_devices, "_attached", None)
+    monkeypatch.setattr(emulated_devices, "_opened", {})
+    return BoardPool(
+        POOL,
+        [parse_device_spec(f"sim:speck2fmodule@SIM000{i}") for i in range(3)],
+        tmp_path / "locks",
+    )
+
+
+def _ran(pytester) -> list[tuple[str, str, int]]:
+    lines = (pytester.path / "ran.log").read_text().split("\n")
+    return [(n, serial, int(pid)) for n, serial, pid, _ in (x.split() for x in lines if x)]
+
+
+def _record(pytester) -> dict:
+    return json.loads((pytester.path / "hil.json").read_text())
+
+
+@pytest.mark.slow
+def test_three_workers_lease_three_boards_and_the_controller_writes_one_record(pytester, boards):
+    pytester.makepyfile(test_devices=DEVICE_TESTS)
+    result = pytester.runpytest("-n", "3", "--device", POOL, "--hil-report", "hil.json")
+    result.assert_outcomes(passed=7)
+    ran = _ran(pytester)
+    assert len(ran) == 6
+    board_of = {pid: {serial for _, serial, p in ran if p == pid} for _, _, pid in ran}
+    assert all(len(serials) == 1 for serials in board_of.values())  # one board per worker
+    serials = {serial for _, serial, _ in ran}
+    assert serials == {"SIM0000", "SIM0001", "SIM0002"}
+    record = _record(pytester)
+    tests = {t["nodeid"].split("::")[-1]: t for t in record["tests"]}
+    assert {tests[f"test_{name}"]["serial"] for name, _, _ in ran} == serials
+    assert all(tests[f"test_{name}"]["serial"] == serial for name, serial, _ in ran)
+    assert tests["test_without_device"]["serial"] is None
+    workers = record["session"]["workers"]
+    assert sorted(w["device"]["serial"] for w in workers.values()) == sorted(serials)
+    assert all(w["pool"]["leases"][0]["serial"] == w["device"]["serial"] for w in workers.values())
+    summary = result.stdout.str()
+    for worker in ("gw0", "gw1", "gw2"):
+        assert f"[{worker}] speck-hil device: speck2fmodule@SIM000" in summary
+
+
+def test_a_session_that_finds_every_board_leased_skips_its_device_tests(pytester, boards):
+    held = [boards.try_lease() for _ in range(3)]
+    pytester.makepyfile(test_devices=DEVICE_TESTS)
+    result = pytester.runpytest("--device", POOL, "--board-wait", "0", "-rs", "-p", "no:xdist")
+    result.assert_outcomes(passed=1, skipped=6)
+    result.stdout.fnmatch_lines(
+        [f"*no board free: every board of {POOL} is taken (SIM0000 leased by pid {os.getpid()}*"]
+    )
+    assert not (pytester.path / "ran.log").exists()
+    assert all(lease.serial for lease in held)
+
+
+def test_a_session_waits_for_a_board_another_session_releases(pytester, boards):
+    held = [boards.try_lease() for _ in range(3)]
+    release = threading.Timer(0.5, held[1].release)
+    release.start()
+    pytester.makepyfile(test_devices=DEVICE_TESTS)
+    result = pytester.runpytest("--device", POOL, "--board-wait", "60", "-p", "no:xdist")
+    release.join()
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(["*every board of * is taken*; waiting up to 60 s"])
+    assert {serial for _, serial, _ in _ran(pytester)} == {held[1].serial}
+
+
+def test_the_leased_board_is_released_when_the_session_ends(pytester, boards):
+    pytester.makepyfile(test_devices=DEVICE_TESTS)
+    pytester.runpytest("--device", POOL, "-p", "no:xdist").assert_outcomes(passed=7)
+    leases = [boards.try_lease() for _ in range(3)]
+    assert None not in leases
+
+
+def test_device_each_runs_every_device_test_on_every_board(pytester, boards):
+    pytester.makepyfile(test_devices=DEVICE_TESTS)
+    result = pytester.runpytest(
+        "--device", POOL, "--device-each", "--hil-report", "hil.json", "-p", "no:xdist", "-v"
+    )
+    result.assert_outcomes(passed=19)
+    result.stdout.fnmatch_lines(["*test_one?SIM0000?*PASSED*", "*test_six?SIM0002?*PASSED*"])
+    ran = _ran(pytester)
+    assert sorted((name, serial) for name, serial, _ in ran) == sorted(
+        (name, f"SIM000{i}")
+        for name in ("one", "two", "three", "four", "five", "six")
+        for i in range(3)
+    )
+    for test in _record(pytester)["tests"]:
+        if test["nodeid"].endswith("]"):
+            assert test["nodeid"].endswith(f"[{test['serial']}]")
+
+
+@pytest.mark.slow
+def test_device_each_under_xdist_runs_each_boards_tests_on_one_worker(pytester, boards):
+    pytester.makepyfile(test_devices=DEVICE_TESTS)
+    result = pytester.runpytest("-n", "2", "--device", POOL, "--device-each")
+    result.assert_outcomes(passed=19)
+    ran = _ran(pytester)
+    assert len(ran) == 18
+    for serial in ("SIM0000", "SIM0001", "SIM0002"):
+        assert len({pid for _, s, pid in ran if s == serial}) == 1
+
+
+def test_device_each_needs_a_pool(pytester, boards):
+    result = pytester.runpytest("--device", "sim", "--device-each", "-p", "no:xdist")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--device-each needs a pool of boards*--device sim is one*"])
+
+
+@pytest.mark.parametrize("wait", ["-1", "soon", "nan"])
+def test_a_bad_board_wait_is_a_usage_error(pytester, boards, wait):
+    result = pytester.runpytest("--device", POOL, "--board-wait", wait, "-p", "no:xdist")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--board-wait {wait!r}: expected seconds*"])
+
+
+UNPLUGGING_CONFTEST = """
+import os
+
+from hil.backends import DeviceUnavailable, open_device
+from hil.backends.base import DeviceError
+
+UNPLUGGED = set(os.environ.get("UNPLUG", "").split(","))
+
+
+class Unplugged:
+    \"\"\"Stands in for a board pulled out of its USB port after its first replay.\"\"\"
+
+    def __init__(self, device):
+        self.device, self.info, self.profile = device, device.info, device.profile
+        self.run_listeners = device.run_listeners
+
+    def replay(self):
+        raise DeviceError(str(self.info), "disconnected")
+
+    def close(self):
+        self.device.close()
+
+
+def pytest_hil_open_device(config, spec, profile):
+    device = open_device(spec, profile)
+    if device.info.serial in UNPLUGGED:
+        if (config.rootpath / f"opened-{device.info.serial}").exists():
+            device.close()
+            raise DeviceUnavailable(spec, "not attached")
+        (config.rootpath / f"opened-{device.info.serial}").touch()
+        return Unplugged(device)
+    return device
+"""
+
+REPLAYING_TESTS = DEVICE_TESTS.replace(
+    "def log(name, speck):", "def log(name, speck):\n    getattr(speck, 'replay', lambda: None)()"
+)
+
+
+def test_a_board_that_breaks_is_quarantined_and_the_tests_move_to_a_spare(
+    pytester, boards, monkeypatch
+):
+    pytester.makeconftest(UNPLUGGING_CONFTEST)
+    pytester.makepyfile(test_devices=REPLAYING_TESTS)
+    monkeypatch.setenv("UNPLUG", "SIM0000")
+    result = pytester.runpytest("--device", POOL, "--hil-report", "hil.json", "-p", "no:xdist")
+    result.assert_outcomes(passed=6, failed=1)
+    tests = {t["nodeid"].split("::")[-1]: t for t in _record(pytester)["tests"]}
+    assert tests["test_one"]["outcome"] == "failed"
+    assert tests["test_one"]["serial"] == "SIM0000"
+    assert "disconnected" in tests["test_one"]["message"]
+    moved = [tests[f"test_{n}"]["serial"] for n in ("two", "three", "four", "five", "six")]
+    assert moved == ["SIM0001"] * 5
+    pool = _record(pytester)["session"]["pool"]
+    assert list(pool["quarantined"]) == ["SIM0000"]
+    assert [lease["serial"] for lease in pool["leases"]] == ["SIM0000", "SIM0001"]
+    result.stdout.fnmatch_lines(
+        [
+            "*board SIM0000 quarantined for the rest of the session: *disconnected*; "
+            "its remaining tests run on SIM0001"
+        ]
+    )
+
+
+def test_without_a_spare_board_the_remaining_device_tests_skip_with_the_cause(
+    pytester, boards, monkeypatch
+):
+    held = [boards.try_lease(exclude=["SIM0000"]) for _ in range(2)]
+    pytester.makeconftest(UNPLUGGING_CONFTEST)
+    pytester.makepyfile(test_devices=REPLAYING_TESTS)
+    monkeypatch.setenv("UNPLUG", "SIM0000")
+    result = pytester.runpytest("--device", POOL, "-p", "no:xdist", "-rs")
+    result.assert_outcomes(passed=1, failed=1, skipped=5)
+    result.stdout.fnmatch_lines(
+        [
+            "*board SIM0000 quarantined*no spare board free*remaining device tests skip",
+            "*SKIPPED [[]1[]]*device broken earlier in this session*disconnected*",
+        ]
+    )
+    assert all(lease.serial for lease in held)
