@@ -14,7 +14,11 @@ Layout (version 2; version 1 had no ``run_id``, ``provenance`` or ``replays``)::
      "tests": [{"nodeid", "outcome", "duration_s", "measurements": [...],
                 "replays": [{"recording", "sha256", "config_hash"}],
                 "artifacts": [...], "device_error": str | null, "recovery": str | null,
-                "message": str | null}]}
+                "message": str | null, "serial": str | null}]}
+
+``serial`` is the board a device test ran on. With a pool, ``session.pool`` holds the leases
+(``hil.pytest_pool``); under pytest-xdist, ``session.workers`` what each worker's session
+knew (``hil.pytest_workers``).
 """
 
 from __future__ import annotations

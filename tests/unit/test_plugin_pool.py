@@ -166,39 +166,44 @@ def test_a_bad_board_wait_is_a_usage_error(pytester, boards, wait):
 UNPLUGGING_CONFTEST = """
 import os
 
+import sinabs.layers as sl
+import torch
+from torch import nn
+
+from hil import synthetic
 from hil.backends import DeviceUnavailable, open_device
-from hil.backends.base import DeviceError
+from hil.emulator.devkit import FaultPlan
+from hil.emulator.samna import device as emulated_devices
 
-UNPLUGGED = set(os.environ.get("UNPLUG", "").split(","))
+UNPLUG = os.environ["UNPLUG"]
+EVENTS = synthetic.poisson(20_000, 0.05, size=(8, 8), seed=1)
 
 
-class Unplugged:
-    \"\"\"Stands in for a board pulled out of its USB port after its first replay.\"\"\"
-
-    def __init__(self, device):
-        self.device, self.info, self.profile = device, device.info, device.profile
-        self.run_listeners = device.run_listeners
-
-    def replay(self):
-        raise DeviceError(str(self.info), "disconnected")
-
-    def close(self):
-        self.device.close()
+def tiny_net():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, bias=False), sl.IAFSqueeze(batch_size=1))
+    with torch.no_grad():
+        net[0].weight.uniform_(0.0, 0.5)
+    return net
 
 
 def pytest_hil_open_device(config, spec, profile):
+    \"\"\"Board UNPLUG is pulled out of its USB port halfway through its first replay.\"\"\"
+    pulled = config.rootpath / "pulled"
+    if spec.endswith("@" + UNPLUG) and pulled.exists():
+        raise DeviceUnavailable(spec, "not attached")
     device = open_device(spec, profile)
-    if device.info.serial in UNPLUGGED:
-        if (config.rootpath / f"opened-{device.info.serial}").exists():
-            device.close()
-            raise DeviceUnavailable(spec, "not attached")
-        (config.rootpath / f"opened-{device.info.serial}").touch()
-        return Unplugged(device)
+    if device.info.serial == UNPLUG:
+        pulled.touch()
+        board = emulated_devices.emulated_devkit(UNPLUG)
+        board.inject_faults(FaultPlan(disconnect_after_events=len(EVENTS) // 2))
     return device
 """
 
 REPLAYING_TESTS = DEVICE_TESTS.replace(
-    "def log(name, speck):", "def log(name, speck):\n    getattr(speck, 'replay', lambda: None)()"
+    "def log(name, speck):",
+    "from conftest import EVENTS, tiny_net\n\n\n"
+    "def log(name, speck):\n    speck.deploy(tiny_net(), (2, 8, 8)).replay(EVENTS)",
 )
 
 
@@ -243,3 +248,23 @@ def test_without_a_spare_board_the_remaining_device_tests_skip_with_the_cause(
         ]
     )
     assert all(lease.serial for lease in held)
+
+
+@pytest.mark.slow
+def test_under_xdist_a_worker_whose_board_breaks_moves_to_the_spare(pytester, boards, monkeypatch):
+    pytester.makeconftest(UNPLUGGING_CONFTEST)
+    pytester.makepyfile(test_devices=REPLAYING_TESTS)
+    monkeypatch.setenv("UNPLUG", "SIM0000")
+    result = pytester.runpytest("-n", "2", "--device", POOL, "--hil-report", "hil.json")
+    result.assert_outcomes(passed=6, failed=1)
+    record = _record(pytester)
+    tests = {t["nodeid"].split("::")[-1]: t for t in record["tests"]}
+    failed = [name for name, t in tests.items() if t["outcome"] == "failed"]
+    assert [tests[name]["serial"] for name in failed] == ["SIM0000"]
+    passed = {t["serial"] for t in record["tests"] if t["outcome"] == "passed" and t["serial"]}
+    assert passed == {"SIM0001", "SIM0002"}  # the spare took over the unplugged board's tests
+    pools = [w["pool"] for w in record["session"]["workers"].values()]
+    assert [list(p["quarantined"]) for p in pools if p["quarantined"]] == [["SIM0000"]]
+    result.stdout.fnmatch_lines(
+        ["[[]gw?[]] *board SIM0000 quarantined*its remaining tests run on*"]
+    )
