@@ -93,8 +93,10 @@ class HistoryHooks:
 
     @staticmethod
     def _measured_by(key, entry) -> bool:
-        return (key.serial, key.profile) == (entry.serial, entry.profile) and any(
-            (r.test, r.measurement) == (key.test, key.measurement) for r in entry.results
+        return key.profile == entry.profile and any(
+            (r.test, r.measurement, r.serial or entry.serial)
+            == (key.test, key.measurement, key.serial)
+            for r in entry.results
         )
 
     def _keep(self, record, data: dict) -> Path:

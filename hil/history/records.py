@@ -39,6 +39,7 @@ class Result:
     marginal: float | None = None
     outcome: str = ""
     better: str | None = None
+    serial: str = ""  # the board that measured it, when not the run's one (a pool)
 
 
 @dataclass
@@ -132,7 +133,9 @@ def from_record(data: dict, where: str = "run record", source: str = "pytest") -
         if not isinstance(test, dict) or not isinstance(test.get("nodeid"), str):
             raise HistoryError(f"{at}: expected an object with a 'nodeid'")
         for m_index, m in enumerate(_field(test, "measurements", list, at)):
-            entry.results.append(_result(test["nodeid"], m, f"{at}.measurements[{m_index}]"))
+            result = _result(test["nodeid"], m, f"{at}.measurements[{m_index}]")
+            result.serial = str(test.get("serial") or "")
+            entry.results.append(result)
         for replay in test.get("replays") or []:
             entry.replays.append(
                 Replay(

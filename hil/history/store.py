@@ -295,7 +295,7 @@ class HistoryStore:
                         "run": run_pk,
                         "test": r.test,
                         "measurement": r.measurement,
-                        "serial": entry.serial,
+                        "serial": r.serial or entry.serial,
                         "profile": entry.profile,
                         "value": r.value,
                         "unit": r.unit,

@@ -128,3 +128,18 @@ def test_the_lock_folder_comes_from_the_environment(monkeypatch, tmp_path):
     assert default_lock_dir() == tmp_path / "lab"
     monkeypatch.delenv(LOCK_DIR_ENV)
     assert default_lock_dir().name == "speck-hil-locks"
+
+
+def test_a_pool_run_keeps_one_history_series_per_board(tmp_path):
+    """One run on a pool: each test's measurements belong to the board that measured them."""
+    from hil.history.records import from_record
+    from hil.history.store import HistoryStore
+    from tests.unit.history_fixtures import run_record
+
+    record = run_record([{"name": "delay_max", "value": 10.0}], serial="SIM0000")
+    on_second_board = {**record["tests"][0], "nodeid": "tests/hil/test_net.py::test_other"}
+    record["tests"] = [{**record["tests"][0], "serial": "SIM0002"}, on_second_board]
+    with HistoryStore(str(tmp_path / "history.sqlite")) as store:
+        store.append(from_record(record))
+        serials = {(key.test.rpartition("::")[2], key.serial) for key in store.series()}
+    assert serials == {("test_gesture", "SIM0002"), ("test_other", "SIM0000")}
