@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -54,21 +55,22 @@ def pool_members(spec: DeviceSpec) -> list[DeviceSpec]:
 
 @dataclass
 class Lease:
-    """One board held by this process until ``release``."""
+    """One board held by this process until ``release`` (a file lock here, a labgrid place
+    in ``hil.labgrid_place``)."""
 
     board: DeviceSpec
     waited_s: float
-    _lock: FileLock
-    _owner: Path
+    _release: Callable[[], None]
+    released: bool = False
 
     @property
     def serial(self) -> str:
         return self.board.serial or ""
 
     def release(self) -> None:
-        if self._lock.is_locked:
-            self._owner.unlink(missing_ok=True)
-            self._lock.release()
+        if not self.released:
+            self.released = True
+            self._release()
 
 
 class BoardPool:
@@ -103,7 +105,7 @@ class BoardPool:
                 continue
             owner = path.with_suffix(".owner")
             owner.write_text(_whoami(), encoding="utf-8")
-            return Lease(board, 0.0, lock, owner)
+            return Lease(board, 0.0, partial(_unlock, lock, owner))
         return None
 
     def lease(
@@ -157,6 +159,11 @@ class BoardPool:
             self.lock_dir.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):  # one folder for every user of the host
                 self.lock_dir.chmod(0o1777)
+
+
+def _unlock(lock: FileLock, owner: Path) -> None:
+    owner.unlink(missing_ok=True)
+    lock.release()
 
 
 def _whoami() -> str:

@@ -1,4 +1,5 @@
-"""Board pools in a pytest session: ``--device 'TYPE:*'``, ``--device-each``, quarantine.
+"""Board pools in a pytest session: ``--device 'TYPE:*'``, ``--device-each``, quarantine,
+and ``--device labgrid:PLACE`` (a place is leased like a pool of one board).
 
 With a pool, each session (each pytest-xdist worker) leases one board by serial through
 ``hil.pool`` when its first device test needs one, and holds it to the end. A session that
@@ -33,9 +34,9 @@ BOARD_PARAM = "hil_board"
 
 
 def register(config: pytest.Config, hil: HilPlugin) -> None:
-    """Add the pool plugin when ``--device`` names a pool."""
+    """Add the pool plugin when ``--device`` names a pool or a labgrid place."""
     each = option(config, "device_each")
-    if not hil.spec.pool:
+    if not hil.spec.pool and hil.spec.kind != "labgrid":
         if each:
             raise pytest.UsageError(
                 f"--device-each needs a pool of boards, e.g. --device '{hil.spec.device_type}:*'"
@@ -50,7 +51,22 @@ def register(config: pytest.Config, hil: HilPlugin) -> None:
     if not wait_s >= 0:
         raise pytest.UsageError(f"--board-wait {text!r}: expected seconds, a number >= 0")
     lock_dir = path_option(config, "lock_dir") or default_lock_dir()
-    config.pluginmanager.register(PoolPlugin(hil, wait_s, bool(each), lock_dir), PoolPlugin.name)
+    place = _labgrid_place(hil.spec, each) if hil.spec.kind == "labgrid" else None
+    config.pluginmanager.register(
+        PoolPlugin(hil, wait_s, bool(each), lock_dir, place), PoolPlugin.name
+    )
+
+
+def _labgrid_place(spec: DeviceSpec, each: bool):
+    if each:
+        raise pytest.UsageError(f"--device-each needs a pool of boards; {spec} is one place")
+    try:
+        from hil.labgrid_place import LabgridPlace
+    except ImportError as exc:
+        raise pytest.UsageError(
+            f"--device {spec}: labgrid is not installed ({exc}); pip install 'speck-hil[labgrid]'"
+        ) from None
+    return LabgridPlace(spec.place)
 
 
 class PoolPlugin:
@@ -58,14 +74,16 @@ class PoolPlugin:
 
     name = "hil-pool"
 
-    def __init__(self, hil: HilPlugin, wait_s: float, each: bool, lock_dir):
+    def __init__(self, hil: HilPlugin, wait_s: float, each: bool, lock_dir, pool=None):
+        """``pool`` is what leases boards: by default a ``BoardPool`` of the attached boards
+        ``--device`` names, built when first needed."""
         self.hil = hil
         self.config = hil.config
         self.spec: DeviceSpec = hil.spec
         self.wait_s = wait_s
         self.each = each
         self.lock_dir = lock_dir
-        self._pool: BoardPool | None = None
+        self._pool: BoardPool | None = pool
         self.lease: Lease | None = None
         self.leases: list[Lease] = []
         self.quarantined: dict[str, str] = {}
@@ -214,7 +232,7 @@ class PoolPlugin:
     # -- reporting ----------------------------------------------------------------------------
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
-        if self._pool is None:
+        if self._pool is None or self.spec.kind == "labgrid":
             return []
         boards = ", ".join(self.pool.serials) or "none attached"
         return [f"speck-hil pool {self.spec}: boards {boards}; locks in {self.lock_dir}"]

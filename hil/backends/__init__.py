@@ -50,6 +50,11 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
     """
     if isinstance(spec, str):
         spec = parse_device_spec(spec)
+    if spec.kind == "labgrid":
+        raise DeviceSpecError(
+            f"{spec} is a labgrid place: acquire it first (hil.labgrid_place.LabgridPlace), "
+            "then open its devkit"
+        )
     if spec.pool:
         raise DeviceSpecError(
             f"{spec} names every attached {spec.device_type}, not one board; open one "

@@ -6,6 +6,8 @@
   ``@SERIAL``): the emulated devkit, driven through the same samna code path;
 - ``speck2fmodule:*`` or ``sim:speck2fmodule:*``: a pool, every attached board of the type
   (``hil.pool`` leases one of them);
+- ``labgrid:PLACE``: the Speck devkit of a labgrid place, acquired through labgrid's
+  coordinator (``hil.labgrid_place``);
 - ``sinabs``: sinabs' time-stepped forward of the discretized network;
 - ``specksim``: samna's own simulator, where real samna is installed.
 """
@@ -23,6 +25,8 @@ _SPEC = re.compile(
     r"^(?P<type>[A-Za-z0-9]+)(?::(?P<index>\d+)|:(?P<pool>\*)|@(?P<serial>[^\s@:]+))?$"
 )
 
+_PLACE = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+
 
 class DeviceSpecError(ValueError):
     """A ``--device`` value that names nothing the harness knows."""
@@ -38,6 +42,7 @@ class DeviceSpec:
     serial: str | None = None
     text: str = ""
     pool: bool = False  # every attached board of the type (``TYPE:*``)
+    place: str | None = None  # a labgrid place (``labgrid:PLACE``)
 
     @property
     def samna_type_name(self) -> str:
@@ -58,6 +63,8 @@ def parse_device_spec(text: str) -> DeviceSpec:
         return DeviceSpec(kind=spec.lower(), text=text)
     if spec.lower() == "sim":
         return DeviceSpec(kind="emulated", text=text)
+    if spec.lower().startswith("labgrid:") and _PLACE.match(spec[8:]):
+        return DeviceSpec(kind="labgrid", text=text, place=spec[8:])
     kind = "real"
     if spec.lower().startswith("sim:"):
         kind, spec = "emulated", spec[4:]
@@ -73,6 +80,6 @@ def known_specs() -> str:
     types = ", ".join(DEVICE_TYPES)
     return (
         f"devices are sim, sim:TYPE, TYPE, TYPE:INDEX, TYPE@SERIAL or TYPE:* (every board of "
-        f"the type) with TYPE one of {types}; "
+        f"the type) with TYPE one of {types}; labgrid:PLACE; "
         "or sinabs, specksim (`speck-hil devices` lists what is attached)"
     )
