@@ -7,13 +7,13 @@ which board they ran on, from which process, and when.
 
 import json
 import os
-import threading
 
 import pytest
 
 from hil.backends import parse_device_spec
 from hil.emulator.samna import device as emulated_devices
 from hil.pool import BoardPool
+from hil.pytest_pool import PoolPlugin
 
 POOL = "sim:speck2fmodule:*"
 
@@ -102,13 +102,17 @@ def test_a_session_that_finds_every_board_leased_skips_its_device_tests(pytester
     assert all(lease.serial for lease in held)
 
 
-def test_a_session_waits_for_a_board_another_session_releases(pytester, boards):
+def test_a_session_waits_for_a_board_another_session_releases(pytester, boards, monkeypatch):
     held = [boards.try_lease() for _ in range(3)]
-    release = threading.Timer(0.5, held[1].release)
-    release.start()
+    say = PoolPlugin._say
+
+    def say_while_the_other_session_ends(plugin, line):
+        say(plugin, line)
+        held[1].release()
+
+    monkeypatch.setattr(PoolPlugin, "_say", say_while_the_other_session_ends)
     pytester.makepyfile(test_devices=DEVICE_TESTS)
     result = pytester.runpytest("--device", POOL, "--board-wait", "60", "-p", "no:xdist")
-    release.join()
     result.assert_outcomes(passed=7)
     result.stdout.fnmatch_lines(["*every board of * is taken*; waiting up to 60 s"])
     assert {serial for _, serial, _ in _ran(pytester)} == {held[1].serial}
@@ -203,7 +207,9 @@ def pytest_hil_open_device(config, spec, profile):
 REPLAYING_TESTS = DEVICE_TESTS.replace(
     "def log(name, speck):",
     "from conftest import EVENTS, tiny_net\n\n\n"
-    "def log(name, speck):\n    speck.deploy(tiny_net(), (2, 8, 8)).replay(EVENTS)",
+    "def log(name, speck):\n"
+    "    if speck.info.serial == os.environ['UNPLUG']:\n"
+    "        speck.deploy(tiny_net(), (2, 8, 8)).replay(EVENTS)",
 )
 
 
@@ -262,9 +268,13 @@ def test_under_xdist_a_worker_whose_board_breaks_moves_to_the_spare(pytester, bo
     failed = [name for name, t in tests.items() if t["outcome"] == "failed"]
     assert [tests[name]["serial"] for name in failed] == ["SIM0000"]
     passed = {t["serial"] for t in record["tests"] if t["outcome"] == "passed" and t["serial"]}
-    assert passed == {"SIM0001", "SIM0002"}  # the spare took over the unplugged board's tests
     pools = [w["pool"] for w in record["session"]["workers"].values()]
-    assert [list(p["quarantined"]) for p in pools if p["quarantined"]] == [["SIM0000"]]
+    broken = [p for p in pools if p["quarantined"]]
+    assert [list(p["quarantined"]) for p in broken] == [["SIM0000"]]
+    leases = [lease["serial"] for lease in broken[0]["leases"]]
+    assert leases[0] == "SIM0000" and leases[1] in {"SIM0001", "SIM0002"}
+    assert leases[1] in passed  # the spare ran the tests that were the broken board's
+    assert passed <= {"SIM0001", "SIM0002"}
     result.stdout.fnmatch_lines(
         ["[[]gw?[]] *board SIM0000 quarantined*its remaining tests run on*"]
     )
