@@ -23,7 +23,8 @@ import pytest
 from hil.backends import DeviceUnavailable
 from hil.backends.spec import DeviceSpec
 from hil.device_session import DeviceSession
-from hil.plugin import option, path_option
+from hil.files import unwritable_dir
+from hil.plugin import option, option_origin, path_option
 from hil.pool import BoardPool, Lease, NoBoardFree, default_lock_dir, pool_members
 
 if TYPE_CHECKING:
@@ -49,8 +50,12 @@ def register(config: pytest.Config, hil: HilPlugin) -> None:
     except ValueError:
         wait_s = -1.0
     if not wait_s >= 0:
-        raise pytest.UsageError(f"--board-wait {text!r}: expected seconds, a number >= 0")
+        where = option_origin(config, "board_wait")
+        raise pytest.UsageError(f"{where} {text!r}: expected seconds, a number >= 0")
     lock_dir = path_option(config, "lock_dir") or default_lock_dir()
+    problem = unwritable_dir(lock_dir)
+    if problem and hil.spec.kind != "labgrid":
+        raise pytest.UsageError(f"{option_origin(config, 'lock_dir')} {lock_dir}: {problem}")
     place = _labgrid_place(hil.spec, each) if hil.spec.kind == "labgrid" else None
     config.pluginmanager.register(
         PoolPlugin(hil, wait_s, bool(each), lock_dir, place), PoolPlugin.name

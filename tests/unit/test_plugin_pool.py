@@ -167,6 +167,14 @@ def test_a_bad_board_wait_is_a_usage_error(pytester, boards, wait):
     result.stderr.fnmatch_lines([f"*--board-wait {wait!r}: expected seconds*"])
 
 
+def test_a_lock_folder_that_cannot_be_written_is_a_usage_error(pytester, boards, monkeypatch):
+    (pytester.path / "locks").write_text("a file, not a folder")
+    monkeypatch.setenv("HIL_LOCK_DIR", "locks")
+    result = pytester.runpytest("--device", POOL, "-p", "no:xdist")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*HIL_LOCK_DIR *locks: is not a folder*"])
+
+
 UNPLUGGING_CONFTEST = """
 import os
 
