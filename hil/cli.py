@@ -89,6 +89,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     convert.set_defaults(command=_convert)
 
+    add = rec_commands.add_parser(
+        "add",
+        help="convert recordings into a suite's folder and write their manifest entries",
+        description=(
+            "Convert each FILE (native HDF5, tonic-style .npy or AEDAT4) into DIR as NAME.h5 "
+            "and write its manifest entry: sha256, event count, duration, sensor size. Every "
+            "file is read before anything is written."
+        ),
+    )
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("recordings"),
+        help="the suite's recordings folder (default: recordings/)",
+    )
+    add.add_argument("--name", help="name in the manifest (one FILE only; default: its stem)")
+    add.add_argument("--description", default="", help="a one-line description")
+    add.set_defaults(command=_add)
+
     verify = rec_commands.add_parser(
         "verify", help="check that every manifest entry loads and matches its sha256"
     )
@@ -135,6 +155,18 @@ def _parser() -> argparse.ArgumentParser:
         help="add OUT, with this one-line description, to the manifest.toml beside it",
     )
     synth.set_defaults(command=_synth)
+
+    init = commands.add_parser(
+        "init",
+        help="write a lab suite (pytest.ini, example test, recordings folder) into DIR",
+        description=(
+            "Write a lab suite into DIR: a pytest.ini with the harness's options, an example "
+            "test that builds its own network and uses every check, a recordings/ folder with "
+            "a manifest, and a README. It passes at once on the emulated devkit: pytest DIR."
+        ),
+    )
+    init.add_argument("directory", type=Path, metavar="DIR")
+    init.set_defaults(command=_init)
 
     devices = commands.add_parser(
         "devices",
@@ -291,6 +323,28 @@ def _convert(args: argparse.Namespace) -> int:
     metadata.setdefault("source", args.source.name)
     recordings.save(args.target, recording.events, recording.sensor_size, **metadata)
     print(f"{args.source} -> {args.target}: {len(recording):,} events")
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from hil import recording_folders
+
+    for entry in recording_folders.add(args.files, args.dir, args.name, args.description):
+        print(
+            f"{entry.file}: {entry.name!r} added, {entry.events:,} events over "
+            f"{entry.duration_us / 1e6:.6g} s, sensor "
+            f"{'x'.join(map(str, entry.sensor_size))}, sha256 {entry.sha256[:12]}"
+        )
+    print(f"manifest: {args.dir / recordings.MANIFEST}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from hil import scaffold
+
+    for path in scaffold.init_suite(args.directory):
+        print(f"wrote {path}")
+    print(f"run it: pytest {args.directory}")
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from hil import recordings
+from hil import chatter, junit, recording_folders, recordings, summary
 from hil.artifacts import folder_for, save_run
 from hil.backends import Device, DeviceError, DeviceSpecError, open_device, parse_device_spec
 from hil.backends.base import Run
@@ -30,7 +30,7 @@ from hil.history import pytest_hooks as history
 from hil.measurement import Measure, failure_report
 from hil.preflight import check_session_inputs
 from hil.provenance import profile_provenance, session_provenance
-from hil.report import RunRecord, summary_rows, summary_table
+from hil.report import RunRecord
 from hil.samna_guard import guard_samna_import
 
 # Before any conftest or test module imports sinabs (which imports samna): never PyPI's
@@ -125,6 +125,21 @@ _OPTIONS = {
         "HIL_FAIL_ON_REGRESSION",
         False,
         "an open regression, in the history, of a series this run measured fails the session",
+    "hil_summary": _Option(
+        "--hil-summary",
+        "hil_summary",
+        "HIL_SUMMARY",
+        "failed",
+        "which measurements the terminal summary lists: failed (default: failures, marginals "
+        "and expected failures), all or none; a tally per outcome follows",
+        summary.MODES,
+    ),
+    "hil_chatter": _Option(
+        "--hil-chatter",
+        "hil_chatter",
+        "HIL_CHATTER",
+        False,
+        "show the warnings sinabs and torch give on every deploy (captured by default)",
     ),
     "profile": _Option(
         "--profile",
@@ -179,8 +194,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             )
         else:
             group.addoption(opt.flag, dest=dest, default=None, help=f"{opt.help}; {where}")
-        default = "" if opt.default is None else str(opt.default).lower()
-        parser.addini(opt.ini, help=opt.help, default=default)
+        # No ini default: an unset key must read as unset, so the default's source is known.
+        parser.addini(opt.ini, help=opt.help, default="")
 
 
 def _lookup(config: pytest.Config, dest: str) -> tuple[str | bool | None, str]:
@@ -223,11 +238,17 @@ def option_origin(config: pytest.Config, dest: str) -> str:
 
 def path_option(config: pytest.Config, dest: str) -> Path | None:
     """A path option: relative to where pytest was started when given on the command line
-    or in the environment, relative to the rootdir when it comes from the ini or default."""
+    or in the environment, to the ini file's folder when it comes from the ini, to the
+    rootdir for the default; so a suite behaves the same whatever folder pytest starts in."""
     value, source = _lookup(config, dest)
     if not value:
         return None
-    base = config.invocation_params.dir if source in ("cli", "env") else config.rootpath
+    if source in ("cli", "env"):
+        base = config.invocation_params.dir
+    elif source == "ini" and config.inipath is not None:
+        base = config.inipath.parent
+    else:
+        base = config.rootpath
     return base / value
 
 
@@ -244,6 +265,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "device(*patterns): runs only on device types matching a pattern, e.g. 'speck2f*'",
     )
+    if not option(config, "hil_chatter"):
+        for line in chatter.WARNING_FILTERS:
+            config.addinivalue_line("filterwarnings", line)
     hil = HilPlugin(config)
     config.pluginmanager.register(hil, HilPlugin.name)
     history.register(config, _history_target(config), option(config, "hil_fail_on_regression"))
@@ -273,14 +297,15 @@ def recordings_dir(pytestconfig: pytest.Config) -> Path:
 def recording(recordings_dir: Path) -> Callable[..., recordings.Recording]:
     """Load a recording by manifest name (checked against its sha256) or by path.
 
-    ``recording("moving_bar_128")`` or ``recording("data/run3.aedat4")``.
+    ``recording("moving_bar_128")`` or ``recording("data/run3.aedat4")``. A name is looked
+    up in the recordings folder, then among the examples shipped with speck-hil.
     """
 
     def load(name_or_path: str | os.PathLike, **kwargs) -> recordings.Recording:
         text = str(name_or_path)
         if os.sep in text or "/" in text or Path(text).suffix:
             return recordings.load(name_or_path, **kwargs)
-        return recordings.by_name(text, recordings_dir)
+        return recording_folders.by_name(text, recordings_dir)
 
     return load
 
@@ -545,13 +570,7 @@ class HilPlugin:
             state.device_error = error
         if call.when == "teardown":
             self._draw(item, state)
-            item.user_properties += [
-                (
-                    f"measurement:{m.name}",
-                    f"{m.value_text()}; limit {m.limit_text()}; {m.outcome}",
-                )
-                for m in state.measure
-            ]
+            item.user_properties += junit.properties(state.measure)
         report = yield
         state.failed = state.failed or report.failed or hasattr(report, "wasxfail")
         if call.when == "teardown":
@@ -596,11 +615,26 @@ class HilPlugin:
             f"profile {self.profile.source}",
             f"speck-hil: {self.profile.budgets_note}",
         ]
+        lines.append(
+            "speck-hil: recordings " + recording_folders.describe(path_option(config, "recordings"))
+        )
         if self.record.path:
             lines.append(f"speck-hil: run record {self.record.path}")
         if self.artifacts_dir:
             lines.append(f"speck-hil: artifacts under {self.artifacts_dir}")
+        if self._pictures_nowhere():
+            lines.append(f"speck-hil: WARNING: {self._pictures_nowhere()}")
         return lines
+
+    def _pictures_nowhere(self) -> str | None:
+        """Pictures asked for (not just the default) with no folder to draw them into."""
+        when, source = _lookup(self.config, "hil_pictures")
+        if self.artifacts_dir is not None or source == "default" or when == "never":
+            return None
+        return (
+            f"--hil-pictures {when} (from {source}) but no --hil-artifacts: no picture will "
+            "be written; give --hil-artifacts DIR"
+        )
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
         return self._device_lines()
@@ -626,22 +660,15 @@ class HilPlugin:
         return self._device_lines() + self.devices.notes + [line for ls in added for line in ls]
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        rows = summary_rows(self.record.tests)
-        lines = self.summary_device_lines()
-        if not rows and not lines:
+        lines = summary.section(self.record.tests, option(self.config, "hil_summary"))
+        above = self.summary_device_lines()
+        if not lines and not above:
             return
         terminalreporter.section("speck-hil")
-        for line in lines:
+        for line in above + lines:
             terminalreporter.line(line)
-        if rows:
-            terminalreporter.line("")
-            for line in summary_table(rows):
-                terminalreporter.line(line)
-            counts = {o: sum(row[4] == o for row in rows) for o in ("fail", "marginal", "pass")}
-            terminalreporter.line(
-                f"{len(rows)} measurements: "
-                + ", ".join(f"{n} {o}" for o, n in counts.items() if n)
-            )
+        if self._pictures_nowhere():
+            terminalreporter.line(f"WARNING: {self._pictures_nowhere()}", yellow=True)
         if self.record.path:
             terminalreporter.line(f"run record: {self.record.path}")
 

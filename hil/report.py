@@ -1,4 +1,4 @@
-"""The run record (JSON) and the terminal summary table.
+"""The run record (JSON).
 
 The record is rewritten after every test, atomically, so a session that dies midway (a
 segfault in a driver, a power cut) still leaves a valid file holding every finished test.
@@ -30,11 +30,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from hil.measurement import format_number
-
 FORMAT = "speck-hil run record"
 VERSION = 2
-OUTCOME_ORDER = {"fail": 0, "marginal": 1, "pass": 2}
 
 
 def now() -> str:
@@ -89,24 +86,3 @@ def _default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
-
-
-def summary_rows(tests: list[dict]) -> list[tuple[str, str, str, str, str]]:
-    """(test, measurement, value, limit, outcome) for every measurement, failures first."""
-    rows = []
-    for test in tests:
-        for m in test["measurements"]:
-            value = m["value"] if isinstance(m["value"], str) else format_number(m["value"])
-            text = f"{value} {m['unit']}".rstrip()
-            rows.append((test["nodeid"], m["name"], text, m["limit"], m["outcome"]))
-    return sorted(rows, key=lambda row: OUTCOME_ORDER.get(row[4], 3))
-
-
-def summary_table(rows: list[tuple[str, ...]]) -> list[str]:
-    """Rows as aligned text lines under a header."""
-    header = ("test", "measurement", "value", "limit", "outcome")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]

@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.direction import CLASSES, direction_net, direction_recording
 from fixtures.direction import INPUT_SHAPE as DIRECTION_INPUT
-from fixtures.models import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, wide_kernel_128
+from hil.examples import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, wide_kernel_128
 
 
 @pytest.fixture

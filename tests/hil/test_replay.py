@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from fixtures.models import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, scnn_128
+from hil.examples import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, scnn_128
 
 #: Host wall time a replay of a 1 s recording may take, and the band below it that is
 #: flagged marginal: a real chip takes the recording's duration, the emulator less.

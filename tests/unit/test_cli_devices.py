@@ -13,7 +13,7 @@ from hil.emulator.samna import device as emulated_devices
 REPO = Path(__file__).resolve().parents[2]
 
 MODEL_FILE = """
-from fixtures.models import scnn_34 as scnn
+from hil.examples import scnn_34 as scnn
 
 
 def not_a_net():

@@ -251,7 +251,7 @@ def test_a_failed_measurement_fails_its_test_at_the_end(pytester):
 
 def test_terminal_summary_lists_failures_first(pytester):
     pytester.makepyfile(MEASURED)
-    result = pytester.runpytest()
+    result = pytester.runpytest("--hil-summary", "all")
     result.stdout.fnmatch_lines(
         [
             "*= speck-hil =*",
@@ -307,11 +307,27 @@ def test_measurements_are_junit_properties(pytester):
     case = next(c for c in root.iter("testcase") if c.get("name") == "test_measured")
     properties = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert properties == {
-        "measurement:events_out": "0 events; limit 1 ≤ x; fail",
-        "measurement:latency": "nan µs; limit x ≤ 100; fail",
-        "measurement:wall": "0.95 s; limit x ≤ 1; marginal",
-        "measurement:cores": "2 cores; limit 1 ≤ x ≤ 9; pass",
+        "events_out": "0",
+        "events_out.lower": "1",
+        "events_out.unit": "events",
+        "events_out.outcome": "fail",
+        "latency": "nan",
+        "latency.upper": "100",
+        "latency.unit": "µs",
+        "latency.outcome": "fail",
+        "wall": "0.95",
+        "wall.upper": "1.0",
+        "wall.unit": "s",
+        "wall.outcome": "marginal",
+        "cores": "2",
+        "cores.lower": "1",
+        "cores.upper": "9",
+        "cores.unit": "cores",
+        "cores.outcome": "pass",
     }
+    for name, value in properties.items():
+        if "." not in name or name.endswith((".lower", ".upper")):
+            float(value)  # every value and limit is a number a dashboard can plot
 
 
 def test_run_record_session_fields(pytester):

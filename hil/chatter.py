@@ -1,0 +1,15 @@
+"""What sinabs and torch say on every deploy that a lab need not read: captured by default.
+
+sinabs warns "Layer N has pooling and is being monitored" whenever a monitored core pools
+into the next; the harness knows (its analyses undo the pooling), so a run of a dozen deploys
+would print it a dozen times. These filters go after the suite's own ``filterwarnings``, so
+``-W`` on the command line (applied later) or ``--hil-chatter`` still shows them.
+"""
+
+from __future__ import annotations
+
+#: ``filterwarnings`` lines (pytest's syntax: action:message regex:category:module regex).
+WARNING_FILTERS = (
+    r"ignore:Layer \d+ has pooling and is being monitored:UserWarning",
+    r"ignore:DVS layer has pooling and is being monitored:UserWarning",
+)
