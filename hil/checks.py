@@ -36,6 +36,7 @@ class RunReports:
     synops: SynopsReport | None = None
     agreement: list[LayerAgreement] | None = None
     power: PowerReport | None = None
+    reset_modes: tuple[ResetModeVerdict, dict[str, list[LayerAgreement]]] | None = None
 
 
 class HilMeasure(Measure):
@@ -172,7 +173,8 @@ class HilMeasure(Measure):
             self.add(Measurement(f"{prefix}count_distance_{mode}_reference", distance))
         matches = float(verdict.behaves_like == verdict.expected)
         self.add(Measurement(f"{prefix}reset_mode_matches", matches, lower=1.0, note=note))
-        self._reports_of(run).agreement = agreement(run, references[verdict.behaves_like])
+        by_mode = {mode: agreement(run, reference) for mode, reference in references.items()}
+        self._reports_of(run).reset_modes = (verdict, by_mode)
         return verdict
 
     def synops_within_budget(
@@ -274,10 +276,15 @@ class HilMeasure(Measure):
                 stall=reports.stall,
                 synops=reports.synops,
                 agreement=reports.agreement,
+                reset_modes=reports.reset_modes,
                 power=reports.power,
             )
             for index, reports in enumerate(self.reports)
-            if reports.stall or reports.synops or reports.agreement or reports.power
+            if reports.stall
+            or reports.synops
+            or reports.agreement
+            or reports.reset_modes
+            or reports.power
         ]
 
     def _reports_of(self, run: Run) -> RunReports:

@@ -129,7 +129,12 @@ def _parser() -> argparse.ArgumentParser:
             "dense burst in the middle (for overloading a core)."
         ),
     )
-    synth.add_argument("kind", choices=sorted(synthetic.GENERATORS), metavar="KIND")
+    synth.add_argument(
+        "kind",
+        choices=sorted(synthetic.GENERATORS),
+        metavar="KIND",
+        help=f"one of: {', '.join(sorted(synthetic.GENERATORS))}",
+    )
     synth.add_argument("out", type=Path, metavar="OUT")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument(
@@ -225,7 +230,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--model", required=True, help=MODEL_HELP)
     check.add_argument("--input-shape", type=_shape3, required=True, metavar="C,H,W")
-    check.add_argument("--device-type", default="speck2fmodule", help="default: speck2fmodule")
+    check.add_argument(
+        "--device",
+        default="sim",
+        help="device spec whose chip type to check against, as for replay (default: sim, "
+        "an emulated speck2fmodule); nothing is opened",
+    )
     check.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
     check.add_argument("--profile", type=Path, help="device profile override (TOML)")
     check.set_defaults(command=_check)
@@ -284,8 +294,10 @@ def _info(args: argparse.Namespace) -> int:
             failures.append(str(exc))
             continue
         print(path)
-        for label, value in _describe(recording, events):
-            print(f"  {label:<13}{value}")
+        rows = _describe(recording, events)
+        width = max(len(label) for label, _ in rows) + 2
+        for label, value in rows:
+            print(f"  {label:<{width}}{value}")
     for failure in failures:
         print(f"speck-hil: error: {failure}", file=sys.stderr)
     return EXIT_BAD_INPUT if failures else 0
@@ -415,7 +427,8 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from hil.models import load_model  # torch and sinabs load only for a command that needs them
+    # torch and sinabs load only for a command that needs them
+    from hil.models import check_input_shape, load_model
 
     if args.out:
         _writable(args.out, "--out")
@@ -425,11 +438,15 @@ def _replay(args: argparse.Namespace) -> int:
     recording = _recording(args.recording)
     shape = args.input_shape or tuple(recording.sensor_size[i] for i in (2, 1, 0))
     net = load_model(args.model)
+    check_input_shape(net, shape, args.model)
     with backends.open_device(args.device, profile=args.profile) as device:
         deployment = device.deploy(net, shape, reset=args.reset, monitor=args.monitor)
         run = deployment.replay(recording, timeout_s=args.timeout)
-    for label, value in _run_summary(device, recording, run):
-        print(f"  {label:<18}{value}")
+    rows = _run_summary(device, recording, run)
+    width = max(len(label) for label, _ in rows) + 2
+    for label, value in rows:
+        print(f"  {label:<{width}}{value}")
+    failed = _print_verdicts(run, args.monitor)
     if args.out:
         outputs = run.outputs
         events = np.empty(len(outputs), dtype=EVENT_DTYPE)
@@ -444,21 +461,47 @@ def _replay(args: argparse.Namespace) -> int:
             cores=",".join(str(c) for c in np.unique(outputs["layer"])),
         )
         print(f"outputs saved to {args.out}")
-    return 0
+    return 1 if failed else 0
+
+
+def _print_verdicts(run, monitor: str) -> bool:
+    """Every check the run allows, each with its limit; True when one failed."""
+    from hil.checks import HilMeasure
+
+    measure = HilMeasure()
+    measure.fits_memory(run.deployment)
+    skipped = []
+    if run.dt_us is not None:
+        skipped.append(f"stall and SynOps/s: {run.deployment.device.info} is time-stepped")
+    else:
+        measure.no_stall(run)
+        if monitor == "all":
+            measure.synops_within_budget(run)
+        else:
+            skipped.append("SynOps/s per core: needs every core's outputs (--monitor all)")
+    judged = [m for m in measure if m.lower is not None or m.upper is not None]
+    width = max(len(m.name) for m in judged) + 2
+    print("verdicts:")
+    for m in judged:
+        note = f"  ({m.note})" if m.failed and m.note else ""
+        print(f"  {m.name:<{width}}{m.value_text():<22}limit {m.limit_text():<22}{m.outcome}{note}")
+    for reason in skipped:
+        print(f"  not judged: {reason}")
+    failures = measure.failures
+    print(f"{len(failures)} of {len(judged)} verdicts failed" if failures else "all verdicts pass")
+    return bool(failures)
 
 
 def _check(args: argparse.Namespace) -> int:
     from hil.analysis.lints import check_network, format_core_table
-    from hil.models import load_model
+    from hil.models import check_input_shape, load_model
 
-    device_type = args.device_type.lower()
-    if device_type not in DEVICE_TYPES:
-        raise ValueError(
-            f"unknown device type {args.device_type!r}; known: {', '.join(DEVICE_TYPES)}"
-        )
-    profile = load_profile(DEVICE_TYPES[device_type][1], override=args.profile)
+    spec = backends.parse_device_spec(args.device)
+    profile = load_profile(spec.profile_name, override=args.profile)
+    net = load_model(args.model)
+    check_input_shape(net, args.input_shape, args.model)
     report = check_network(
-        load_model(args.model), args.input_shape, device_type, profile=profile, reset=args.reset
+        net, args.input_shape, spec.device_type, profile=profile, reset=args.reset
     )
     print(format_core_table(report))
     errors, warnings = len(report.errors), len(report.warnings)
@@ -467,10 +510,13 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _recording(reference: str) -> recordings.Recording:
+    """A file, or a name in ``$HIL_RECORDINGS`` or ``./recordings``, else a shipped example."""
+    from hil import recording_folders
+
     path = Path(reference)
     if path.suffix or path.exists():
         return recordings.load(path)
-    return recordings.by_name(reference)
+    return recording_folders.by_name(reference, recordings.recordings_dir())
 
 
 def _run_summary(device, recording, run) -> list[tuple[str, str]]:

@@ -117,7 +117,9 @@ def _import(name: str) -> object:
             f"{name}: syntax error in {exc.filename}:{exc.lineno}: {exc.msg}"
         ) from None
     except ImportError as exc:
-        raise ModelError(f"cannot import {name!r}: {exc}") from None
+        file = Path(*name.split(".")).with_suffix(".py")
+        hint = f"; for the file {file} here, write {file}:FUNCTION" if file.is_file() else ""
+        raise ModelError(f"cannot import {name!r}: {exc}{hint}") from None
     except (Exception, SystemExit) as exc:  # user code: a sys.exit() is an error too
         raise ModelError(f"{name}: importing it raised {_described(exc)}") from None
 
@@ -154,3 +156,21 @@ def _checked(model: object, reference: str) -> torch.nn.Module:
     if not isinstance(model, torch.nn.Module):
         raise ModelError(f"{reference}: gave a {type(model).__name__}, not a torch module")
     return model
+
+
+def check_input_shape(model: torch.nn.Module, shape: tuple[int, int, int], reference: str) -> None:
+    """Refuse, naming both shapes, an input the network cannot take (a 34×34 recording on a
+    network built for 64×64), before sinabs reports it as a matrix product that failed."""
+    import copy
+
+    probe = copy.deepcopy(model)  # a forward pass leaves neuron state behind
+    try:
+        with torch.no_grad():
+            probe(torch.zeros((1, *shape)))
+    except RuntimeError as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(
+            f"{reference}: does not take input of shape {','.join(map(str, shape))} (C,H,W): "
+            f"{detail}; give --input-shape C,H,W as the network was built for, or a recording "
+            "of that sensor size"
+        ) from None
