@@ -161,3 +161,22 @@ def test_pytest_plugin_is_registered():
 
     plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
     assert plugins.get("hil") == "hil.plugin"
+
+
+def test_synth_help_lists_its_kinds(capsys):
+    with pytest.raises(SystemExit):
+        main(["recordings", "synth", "--help"])
+    assert "one of: burst, moving-bar, poisson" in capsys.readouterr().out
+
+
+def test_info_keeps_labels_apart_from_values(tmp_path, capsys):
+    np.save(tmp_path / "rec.npy", synthetic.poisson(1000, 0.1, size=(16, 16), seed=1))
+    code, out, _ = run(capsys, "recordings", "info", str(tmp_path / "rec.npy"))
+    assert code == 0
+    rows = [line.split(maxsplit=1) for line in out.splitlines()[1:]]
+    assert ["source_format", "npy"] in rows
+    assert ["sensor_size_inferred", "True"] in rows
+    starts = {
+        line.index(value) for line, (_, value) in zip(out.splitlines()[1:], rows, strict=True)
+    }
+    assert len(starts) == 1  # every value starts in the same column

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -156,8 +157,62 @@ def test_check_fails_on_a_layer_that_fits_no_core(big_model, capsys):
     assert "neuron memory 262144 words > 65536" in out
 
 
-def test_check_unknown_device_type(model, capsys):
-    code = main(["check", "--model", f"{model}:scnn", "--input-shape", "2,34,34",
-                 "--device-type", "speck9"])  # fmt: skip
-    assert code == 2
-    assert "unknown device type 'speck9'" in capsys.readouterr().err
+def test_replay_prints_each_verdict_with_its_limit_and_exits_1_on_a_failed_one(
+    model, tmp_path, capsys
+):
+    args = ["replay", "--model", f"{model}:scnn", "--recording", "poisson_34", "--monitor", "all"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "all verdicts pass" in out
+    for verdict in ("delay_max", "drain", "core0.synops_peak", "core1.synops_peak", "lint_errors"):
+        assert re.search(rf"^  \S*{re.escape(verdict)} .* limit .* pass$", out, re.M), verdict
+    strict = tmp_path / "strict.toml"  # what the lab believes: outputs within 1 µs
+    strict.write_text("[stall]\nmax_delay_us = 1.0\n")
+    assert main([*args, "--profile", str(strict)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^  poisson_34\.delay_max .* limit x ≤ 1 +fail +\(peak at", out, re.M)
+    assert re.search(r"^\d+ of \d+ verdicts failed$", out, re.M)
+
+
+def test_replay_says_which_verdicts_it_cannot_give(model, capsys):
+    assert main(["replay", "--model", f"{model}:scnn", "--recording", "poisson_34"]) == 0
+    assert "not judged: SynOps/s per core: needs every core's outputs (--monitor all)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_module_reference_to_a_file_here_suggests_the_file_form(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mynet.py").write_text(MODEL_FILE)
+    monkeypatch.chdir(tmp_path)
+    assert main(["replay", "--model", "mynet:scnn", "--recording", "poisson_34"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot import 'mynet'" in err and "write mynet.py:FUNCTION" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_recording_the_network_cannot_take_is_an_input_shape_error(tmp_path, capsys):
+    (tmp_path / "net64.py").write_text(
+        "from torch import nn\nimport sinabs.layers as sl\n"
+        "def net():\n"
+        "    return nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, bias=False),\n"
+        "        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0), nn.Flatten(),\n"
+        "        nn.Linear(4 * 31 * 31, 10, bias=False),\n"
+        "        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0))\n"
+    )  # built for 2x64x64; poisson_34 is 34x34
+    reference = f"{tmp_path / 'net64.py'}:net"
+    assert main(["replay", "--model", reference, "--recording", "poisson_34"]) == 2
+    err = capsys.readouterr().err
+    assert "does not take input of shape 2,34,34 (C,H,W)" in err
+    assert "--input-shape" in err and len(err.strip().splitlines()) == 1
+    assert main(["check", "--model", reference, "--input-shape", "2,34,34"]) == 2
+    assert "does not take input of shape 2,34,34" in capsys.readouterr().err
+
+
+def test_check_takes_device_like_every_command(model, capsys):
+    args = ["check", "--model", f"{model}:scnn", "--input-shape", "2,34,34"]
+    assert main([*args, "--device", "sim:speck2edevkit"]) == 0
+    assert "kernel words" in capsys.readouterr().out
+    assert main([*args, "--device", "speck2fmodule"]) == 0  # nothing is opened
+    capsys.readouterr()
+    assert main([*args, "--device", "speck9"]) == 2
+    assert "unknown device 'speck9'" in capsys.readouterr().err
