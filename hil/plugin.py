@@ -125,6 +125,7 @@ _OPTIONS = {
         "HIL_FAIL_ON_REGRESSION",
         False,
         "an open regression, in the history, of a series this run measured fails the session",
+    ),
     "hil_summary": _Option(
         "--hil-summary",
         "hil_summary",
