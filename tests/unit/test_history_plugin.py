@@ -32,7 +32,7 @@ def test_speed(measure):
 """
 
 DEVICE_TEST = """
-from fixtures.models import INPUT_SHAPE_34, scnn_34
+from hil.examples import INPUT_SHAPE_34, scnn_34
 
 def test_replay(speck, recording, measure):
     chip = speck.deploy(scnn_34(), input_shape=INPUT_SHAPE_34)
