@@ -41,7 +41,13 @@ def load_model(reference: str) -> torch.nn.Module:
     module = _load_file(Path(target)) if target.endswith(".py") else _import(target)
     builder = getattr(module, name, None)
     if not callable(builder):
-        raise ModelError(f"{reference}: {target} has no callable {name!r}")
+        offered = sorted(
+            key for key, value in vars(module).items() if callable(value) and key[0] != "_"
+        )
+        raise ModelError(
+            f"{reference}: {target} has no callable {name!r} "
+            f"(it has: {', '.join(offered) or 'none'})"
+        )
     _check_no_arguments(builder, reference)
     try:
         model = builder()

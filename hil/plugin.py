@@ -573,6 +573,10 @@ class HilPlugin:
             self._draw(item, state)
             item.user_properties += junit.properties(state.measure)
         report = yield
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if isinstance(error, DeviceError) and crash is not None:
+            # pytest's short summary trims to the terminal: lead with the error, not its module
+            crash.message = f"{type(error).__name__}: {error}"
         state.failed = state.failed or report.failed or hasattr(report, "wasxfail")
         if call.when == "teardown":
             report.hil = {

@@ -109,7 +109,7 @@ def test_replay_on_sinabs(model, capsys):
 @pytest.mark.parametrize(
     ("model_ref", "message"),
     [
-        ("{model}:nope", "has no callable 'nope'"),
+        ("{model}:nope", "has no callable 'nope' (it has: not_a_net, scnn)"),
         ("{model}:not_a_net", "gave a int, not a torch module"),
         ("missing.pt", "missing.pt: no such file"),
         ("scnn", "expected FILE.pt"),

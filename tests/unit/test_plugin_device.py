@@ -333,6 +333,20 @@ def test_a_device_error_fails_the_test_and_a_soft_reset_recovers(fake):
     assert fake.log().count("open") == 1
 
 
+def test_a_device_error_is_in_the_tally_and_leads_the_short_summary_line(fake, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    fake.plan(replay_failures=1)
+    fake.makepyfile(DEVICE_TESTS)
+    result = fake.runpytest("-rf")
+    result.stdout.fnmatch_lines(
+        [
+            "device error speck2fmodule@FAKE1: stopped answering (in *::test_one); recovered *",
+            "0 measurements: none; 1 test ended by a device error (not all measured)",
+            "FAILED *::test_one - DeviceError: speck2fmodule@FAKE1: stopped answering",
+        ]
+    )
+
+
 def test_when_a_soft_reset_fails_the_device_is_reopened(fake):
     fake.plan(replay_failures=1, reset_failures=1)
     fake.makepyfile(DEVICE_TESTS)
