@@ -28,6 +28,7 @@ def check_session_inputs(
     """Raise ``pytest.UsageError`` for the first bad input. ``option``/``path_option`` read an
     option as the plugin does; ``origin`` names where a value came from (flag, variable)."""
     option(config, "hil_pictures")  # refuses a value outside its choices
+    option(config, "hil_summary")
     report = path_option(config, "hil_report")
     if report is not None:
         _refuse(unwritable_file(report), origin(config, "hil_report"), report)

@@ -410,7 +410,7 @@ def test_a_dense_recording_keeps_its_index(tmp_path):
 def test_synops_series_over_an_absurd_span_is_refused_before_allocation():
     from dataclasses import replace
 
-    from fixtures.models import INPUT_SHAPE_34, scnn_34
+    from hil.examples import INPUT_SHAPE_34, scnn_34
     from hil.analysis.synops import synops_report
 
     rec = recordings.Recording.from_events(good_events(), (34, 34, 2))
@@ -457,7 +457,7 @@ def test_synthetic_parameters_cli(options, names, tmp_path, capsys):
 
 @pytest.mark.parametrize("timeout", [0, -1.0, math.nan, math.inf])
 def test_timeout_api(timeout):
-    from fixtures.models import INPUT_SHAPE_34, scnn_34
+    from hil.examples import INPUT_SHAPE_34, scnn_34
 
     rec = recordings.Recording.from_events(good_events(), (34, 34, 2))
     with open_device("sim") as device:

@@ -93,7 +93,7 @@ def test_replays_and_saves_its_outputs(epoch_file, tmp_path, capsys):
 
 
 def test_replays_through_the_api_like_the_same_events_from_zero(epoch_file):
-    from fixtures.models import INPUT_SHAPE_34, scnn_34
+    from hil.examples import INPUT_SHAPE_34, scnn_34
 
     recording = recordings.load(epoch_file, sensor_size=(34, 34, 2))
     from_zero = recordings.Recording.from_events(recording.events, (34, 34, 2))

@@ -15,7 +15,7 @@ import time
 import pytest
 import torch
 
-from fixtures.models import INPUT_SHAPE_128, scnn_128
+from hil.examples import INPUT_SHAPE_128, scnn_128
 from hil import recordings
 from hil.backends import open_device
 from hil.backends.torch_threads import use_torch_threads
