@@ -410,8 +410,8 @@ def test_a_dense_recording_keeps_its_index(tmp_path):
 def test_synops_series_over_an_absurd_span_is_refused_before_allocation():
     from dataclasses import replace
 
-    from hil.examples import INPUT_SHAPE_34, scnn_34
     from hil.analysis.synops import synops_report
+    from hil.examples import INPUT_SHAPE_34, scnn_34
 
     rec = recordings.Recording.from_events(good_events(), (34, 34, 2))
     with open_device("sim") as device:

@@ -15,12 +15,12 @@ import time
 import pytest
 import torch
 
-from hil.examples import INPUT_SHAPE_128, scnn_128
 from hil import recordings
 from hil.backends import open_device
 from hil.backends.torch_threads import use_torch_threads
 from hil.checks import HilMeasure
 from hil.emulator.samna import device as emulated_devices
+from hil.examples import INPUT_SHAPE_128, scnn_128
 
 pytestmark = pytest.mark.slow
 GROUP = "hil-test-moving_bar_128"
