@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     rec = commands.add_parser(
         "recordings",
-        help="inspect, convert, verify and synthesize event recordings",
+        help="inspect, convert, add to a suite, verify and synthesize event recordings",
         description="Event recordings: native HDF5, tonic-style .npy and AEDAT4.",
     )
     rec_commands = rec.add_subparsers(title="commands", metavar="COMMAND")
