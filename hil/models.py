@@ -174,6 +174,11 @@ def check_input_shape(model: torch.nn.Module, shape: tuple[int, int, int], refer
         with torch.no_grad():
             probe(torch.zeros((1, *shape)))
     except RuntimeError as exc:
+        from hil.backends.layers import UnsupportedLayer, conversion_error
+
+        refusal = conversion_error(model, exc)
+        if isinstance(refusal, UnsupportedLayer):  # no input shape would do
+            raise refusal from None
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(
             f"{reference}: does not take input of shape {','.join(map(str, shape))} (C,H,W): "

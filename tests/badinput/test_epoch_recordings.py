@@ -16,7 +16,7 @@ from hil.cli import main
 #: 2026-11-30 12:00:00 UTC in µs: what DV stamps events with.
 EPOCH_US = 1_795_867_200_000_000
 REPO = Path(__file__).resolve().parents[2]
-MODEL = f"{REPO / 'fixtures' / 'models.py'}:scnn_34"
+MODEL = "hil.examples:scnn_34"
 
 
 def epoch_events() -> np.ndarray:
