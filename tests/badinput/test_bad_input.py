@@ -36,7 +36,7 @@ from hil.cli import main
 from hil.models import ModelError, load_model
 
 REPO = Path(__file__).resolve().parents[2]
-GOOD_MODEL = f"{REPO / 'fixtures' / 'models.py'}:scnn_34"
+GOOD_MODEL = "hil.examples:scnn_34"
 EXIT_BAD_INPUT = 2
 NO_BENCHMARK = "-pno:benchmark"  # pytest-benchmark runs git when it loads: not ours to check
 
