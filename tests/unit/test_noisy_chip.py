@@ -5,11 +5,11 @@ where the deterministic emulated chip gives better than 0.99."""
 import numpy as np
 import pytest
 
-from fixtures.models import INPUT_SHAPE_34, scnn_34
 from hil import recordings
 from hil.analysis.agreement import agreement
 from hil.backends import open_device
 from hil.emulator.samna import device as emulated_devices
+from hil.examples import INPUT_SHAPE_34, scnn_34
 
 
 @pytest.fixture(autouse=True)

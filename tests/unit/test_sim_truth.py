@@ -138,7 +138,7 @@ def test_a_bad_hil_sim_profile_is_a_cli_error(monkeypatch, capsys):
     from hil.cli import EXIT_BAD_INPUT, main
 
     monkeypatch.setenv("HIL_SIM_PROFILE", "nosuch")
-    code = main(["replay", "--device", "sim", "--model", "fixtures/models.py:scnn_34",
+    code = main(["replay", "--device", "sim", "--model", "hil.examples:scnn_34",
                  "--input-shape", "2,34,34", "--recording", "poisson_34"])  # fmt: skip
     assert code == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip()
