@@ -150,7 +150,7 @@ def test_the_fed_back_profile_sets_the_example_suite_s_budgets(lab_profile, tmp_
 
 def test_assumed_budgets_on_a_real_device_are_said_in_the_verdict(lab_profile):
     rec = recordings.by_name("poisson_34")
-    from fixtures.models import INPUT_SHAPE_34, scnn_34
+    from hil.examples import INPUT_SHAPE_34, scnn_34
 
     caveats = {
         None: {0: "budget ASSUMED", 1: "budget ASSUMED"},
