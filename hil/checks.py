@@ -76,7 +76,9 @@ class HilMeasure(Measure):
                 )
             )
             return report
-        where = f"peak at t = {report.peak_t_us / 1e6:.3f} s on {run.deployment.device.info}"
+        where = (
+            f"peak for inputs at t = {report.peak_t_us / 1e6:.3f} s on {run.deployment.device.info}"
+        )
         self.add(
             Measurement(
                 f"{prefix}delay_max", report.max_us, "µs", upper=report.max_delay_us, note=where

@@ -2,10 +2,33 @@
 
 A chip does not say which input caused an output. The estimate that works on a real chip as
 well as on the emulator: replay the same inputs through an ideal, zero-latency chip (the
-emulator with ``timing=False``), then match each neuron's k-th spike on the device with its
-k-th spike in the ideal run; the difference of their times is that output's delay. Spikes
-with no partner (a chip's stochastic extra or missing spike, a dropped event) are counted,
-not matched.
+emulator with ``timing=False``), whose every spike carries the time of its cause, and pair
+each ideal spike with the same neuron's spike on the device; the difference of their times is
+that output's delay.
+
+A real chip loses spikes, adds some and jitters their times, so the pairing cannot count
+spikes (pairing each neuron's k-th spikes reads every spike after a lost one as delayed by
+the neuron's inter-spike interval). It rests on what a stall is instead: a delay that every
+output caused at about the same time shares, because one queue delays them all.
+
+1. **Delay curve.** The ideal spikes, in time order (the cause's time), are cut into windows
+   of ``WINDOW_SPIKES``. For a sample of each window, every device spike of the same neuron
+   from ``EARLY_US`` before to ``max_lag_us`` after (the ``MAX_CANDIDATES`` nearest) is a
+   candidate partner, and the candidate delays are histogrammed on bins ``BIN_REL`` of the
+   delay wide (``BIN_REL·BIN_FLOOR_US`` near zero), pooled with the neighbouring windows'.
+   Wrong partners spread evenly over the delays each anchor can reach; true ones pile up at
+   the window's delay. The window's delay is the bin that stands out most from that chance
+   level, kept when it does so by ``MIN_SCORE`` standard deviations and holds an excess of
+   ``MIN_SUPPORT`` of the sampled spikes; a window without one borrows its neighbours', and
+   a running median over ``SMOOTH_WINDOWS`` windows removes what chance left.
+2. **Pairs.** Each ideal spike is paired with its neuron's device spike nearest the curve,
+   kept when within ``TOLERANCE_US`` or ``TOLERANCE_REL`` of the curve's delay (a device spike
+   goes to one ideal spike at most). The windows' median delays then draw a finer curve, and
+   the pairing is repeated ``REFINEMENTS`` times. Device spikes left without a partner (a
+   spurious spike) and ideal ones (a lost spike, or one whose cause was lost) are counted.
+
+The per-window median delay (``window_delay_us``, against the window's median cause time) is
+what a stall verdict reads; the paired outputs give the distribution.
 """
 
 from __future__ import annotations
@@ -17,16 +40,38 @@ import numpy as np
 from hil.backends.base import Run
 from hil.emulator.speck import Speck
 
+WINDOW_SPIKES = 128
+MAX_WINDOWS = 2000
+SAMPLE_PER_WINDOW = 64
+MAX_CANDIDATES = 48
+BIN_FLOOR_US = 1000.0
+BIN_REL = 0.02
+EARLY_US = 200  # a jittered output may leave before its ideal twin's time
+MIN_SCORE = 8.0
+MIN_SUPPORT = 0.1
+SMOOTH_WINDOWS = 5
+TOLERANCE_US = 200.0
+TOLERANCE_REL = 0.25
+MIN_MATCHED_PER_WINDOW = 16
+REFINEMENTS = 2  # pairings against the curve the previous pairing's window medians draw
+
 
 @dataclass(frozen=True)
 class OutputDelays:
-    """Per matched output: its chip time ``t_us``, its ``delay_us`` and its ``layer`` (core)."""
+    """Per matched output: its chip time ``t_us``, its ``delay_us`` and its ``layer`` (core),
+    in time order; per window of ideal spikes: its median cause time and median delay."""
 
     t_us: np.ndarray
     delay_us: np.ndarray
     layer: np.ndarray
     unmatched_device: int
     unmatched_reference: int
+    window_cause_us: np.ndarray
+    window_delay_us: np.ndarray
+
+    @property
+    def matched(self) -> int:
+        return len(self.delay_us)
 
 
 def zero_latency_outputs(run: Run) -> np.ndarray:
@@ -43,55 +88,282 @@ def output_delays(run: Run) -> OutputDelays | None:
     return match_outputs(run.outputs, zero_latency_outputs(run))
 
 
-def match_outputs(device: np.ndarray, reference: np.ndarray) -> OutputDelays:
-    """Pair each neuron's k-th spike in ``device`` with its k-th spike in ``reference``.
-
-    Each spike becomes one int64, neuron bits above time bits, so one sort per side orders
-    spikes by (neuron, time); the k-th spike of a neuron gets the tag neuron·span + k, and tags
-    are matched by binary search. Results are in (neuron, time) order, not time order.
-    """
-    both = np.concatenate([device, reference])
-    widths = [_bits(int(both[name].max(initial=0))) for name in ("layer", "feature", "y", "x")]
-    t0 = int(both["t"].min(initial=0))
-    t_bits = _bits(int(both["t"].max(initial=0)) - t0)
-    span_bits = _bits(max(len(device), len(reference)) + 1)
-    if sum(widths) + max(t_bits, span_bits) > 62:
-        raise ValueError("coordinates and times too wide to match in 63 bits")
-    device_codes = np.sort(_codes(device, widths, t_bits, t0))
-    reference_codes = np.sort(_codes(reference, widths, t_bits, t0))
-    device_tags = _tags(device_codes, t_bits, span_bits)
-    reference_tags = _tags(reference_codes, t_bits, span_bits)
-    position = np.searchsorted(reference_tags, device_tags)
-    position[position == len(reference_tags)] = 0
-    found = reference_tags[position] == device_tags if len(reference_tags) else device_tags < 0
-    time_mask = (1 << t_bits) - 1
-    device_t = (device_codes[found] & time_mask) + t0
-    reference_t = (reference_codes[position[found]] & time_mask) + t0
-    matched = int(found.sum())
+def match_outputs(
+    device: np.ndarray, reference: np.ndarray, max_lag_us: int | None = None
+) -> OutputDelays:
+    """Pair ``device`` spikes with ``reference`` (ideal) spikes of the same neuron, tolerating
+    lost, extra and jittered spikes (see the module docstring). ``max_lag_us`` bounds the
+    delay that can be found; by default, the span of both runs."""
+    reference = reference[np.argsort(reference["t"], kind="stable")]
+    packing = _Packing(device, reference)
+    if max_lag_us is None:
+        max_lag_us = packing.span_us
+    reference_codes = packing.codes(reference)
+    device_codes = np.sort(packing.codes(device))
+    windows = _windows(len(reference))
+    curve = _delay_curve(reference_codes, device_codes, windows, max_lag_us, packing)
+    if curve is None:
+        return _unmatched(device, reference)
+    cause_t = packing.time(reference_codes)
+    for _ in range(REFINEMENTS + 1):
+        partner, delay, kept = _pair(reference_codes, device_codes, curve, packing)
+        window_cause, window_delay = _window_medians(cause_t, delay, kept, windows)
+        if len(window_cause) == 0:
+            break
+        curve = np.interp(cause_t, window_cause, window_delay)
+    chosen = device_codes[partner[kept]]
+    order = np.argsort(packing.time(chosen), kind="stable")
+    matched = int(kept.sum())
     return OutputDelays(
-        t_us=device_t,
-        delay_us=device_t - reference_t,
-        layer=(device_codes[found] >> (t_bits + sum(widths[1:]))).astype(np.uint8),
+        t_us=packing.time(chosen)[order],
+        delay_us=delay[kept][order],
+        layer=packing.layer(chosen)[order],
         unmatched_device=len(device) - matched,
         unmatched_reference=len(reference) - matched,
+        window_cause_us=window_cause,
+        window_delay_us=window_delay,
+    )
+
+
+def _pair(
+    anchor_codes: np.ndarray, device_codes: np.ndarray, curve: np.ndarray, packing: _Packing
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each anchor's partner (the device spike of its neuron nearest the curve), the delay to
+    it, and whether the pair is kept (near enough the curve, and the partner's closest)."""
+    partner, found = _nearest_partner(
+        anchor_codes + np.rint(curve).astype(np.int64), device_codes, packing
+    )
+    delay = device_codes[partner] - anchor_codes
+    error = np.abs(delay - curve)
+    kept = found & (error <= _tolerance(curve))
+    kept &= _first_claim(partner, error, kept)
+    return partner, delay, kept
+
+
+def _tolerance(curve: np.ndarray) -> np.ndarray:
+    return np.maximum(TOLERANCE_US, TOLERANCE_REL * np.abs(curve))
+
+
+def _first_claim(partner: np.ndarray, error: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Each device spike pairs with one reference spike at most: the closest to the curve."""
+    candidates = np.flatnonzero(kept)
+    order = candidates[np.lexsort((error[candidates], partner[candidates]))]
+    first = np.r_[True, partner[order][1:] != partner[order][:-1]]
+    claimed = np.zeros(len(partner), bool)
+    claimed[order[first]] = True
+    return claimed
+
+
+class _Packing:
+    """(neuron, time) packed into one int64 per spike, neuron bits above time bits, so one
+    sort orders spikes by neuron, then time, and a time range of one neuron is a code range."""
+
+    def __init__(self, device: np.ndarray, reference: np.ndarray):
+        both = [device, reference]
+        self.widths = [
+            _bits(max(int(s[name].max(initial=0)) for s in both))
+            for name in ("layer", "feature", "y", "x")
+        ]
+        self.t0 = min(int(s["t"].min(initial=0)) for s in both)
+        self.span_us = max(int(s["t"].max(initial=0)) for s in both) - self.t0
+        # room below zero and above the span, so a shifted time never leaves its neuron
+        self.t_bits = _bits(3 * self.span_us + 2 * EARLY_US + 2)
+        self.offset = self.span_us + EARLY_US + 1
+        if sum(self.widths) + self.t_bits > 62:
+            raise ValueError("coordinates and times too wide to match in 63 bits")
+        self.time_mask = (1 << self.t_bits) - 1
+
+    def codes(self, spikes: np.ndarray) -> np.ndarray:
+        code = np.zeros(len(spikes), np.int64)
+        for name, width in zip(("layer", "feature", "y", "x"), self.widths, strict=True):
+            code = (code << width) | spikes[name].astype(np.int64)
+        return (code << self.t_bits) | (spikes["t"].astype(np.int64) - self.t0 + self.offset)
+
+    def time(self, codes: np.ndarray) -> np.ndarray:
+        return (codes & self.time_mask) - self.offset + self.t0
+
+    def neuron(self, codes: np.ndarray) -> np.ndarray:
+        return codes >> self.t_bits
+
+    def layer(self, codes: np.ndarray) -> np.ndarray:
+        return (codes >> (self.t_bits + sum(self.widths[1:]))).astype(np.uint8)
+
+
+def _windows(n: int) -> np.ndarray:
+    """Window index of each of ``n`` time-ordered spikes: runs of at least WINDOW_SPIKES."""
+    size = max(WINDOW_SPIKES, -(-n // MAX_WINDOWS))
+    return np.arange(n) // size
+
+
+def _delay_curve(
+    anchor_codes: np.ndarray,
+    device_codes: np.ndarray,
+    windows: np.ndarray,
+    max_lag_us: int,
+    packing: _Packing,
+) -> np.ndarray | None:
+    """The shared delay (µs) at each anchor (ideal spike, in time order), or None when no
+    window shows one.
+
+    A window's delay is the bin whose count stands out most from what chance gives: each
+    sampled anchor's candidates, spread evenly over the delays it could reach.
+    """
+    if len(anchor_codes) == 0 or len(device_codes) == 0:
+        return None
+    n_windows = int(windows[-1]) + 1
+    sample = _sample(windows, n_windows)
+    codes = anchor_codes[sample]
+    low = np.searchsorted(device_codes, codes - EARLY_US, side="left")
+    high = np.minimum(
+        np.searchsorted(device_codes, codes + max_lag_us, side="right"), low + MAX_CANDIDATES
+    )
+    counts = high - low
+    owner = np.repeat(np.arange(len(codes)), counts)
+    position = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    delay = device_codes[low[owner] + position] - codes[owner]  # same neuron: times differ
+    n_bins = int(_bin_of(np.array([max_lag_us]))[0]) + 1
+    edges = _bin_edges(n_bins)
+    widths = np.diff(edges)
+    window = windows[sample]
+    histogram = _per_window_bins(window[owner], _bin_of(delay), 1.0, n_windows, n_bins)
+    # what chance gives: an anchor's candidates evenly over [-EARLY_US, its reach]
+    last_device_t = int(packing.time(device_codes).max())
+    reach = np.minimum(max_lag_us, last_device_t - packing.time(codes)).astype(np.float64)
+    full = counts == MAX_CANDIDATES
+    reach[full] = (device_codes[high[full] - 1] - codes[full]).astype(np.float64)
+    reach = np.maximum(reach, 0.0)
+    density = counts / (reach + EARLY_US)
+    steps = _per_window_bins(window, np.zeros(len(codes), np.int64), density, n_windows, n_bins)
+    steps -= _per_window_bins(
+        window, np.minimum(_bin_of(reach) + 1, n_bins - 1), density, n_windows, n_bins
+    )
+    expected = np.cumsum(steps, axis=1) * widths
+    histogram, expected = _pooled(histogram), _pooled(expected)
+    count3, expected3 = _three_bins(histogram), _three_bins(expected)
+    score = (count3 - expected3) / np.sqrt(expected3 + 1.0)
+    mode = np.argmax(score, axis=1)
+    rows = np.arange(n_windows)
+    excess = count3[rows, mode] - expected3[rows, mode]
+    sampled = _pooled(np.bincount(window, minlength=n_windows).astype(np.float64))
+    strong = (score[rows, mode] >= MIN_SCORE) & (excess >= MIN_SUPPORT * np.maximum(sampled, 1))
+    centres = (edges[:-1] + edges[1:]) / 2
+    if not strong.any():
+        return None
+    window_delay = np.where(strong, centres[mode], np.nan)
+    window_delay = _running_median(_fill_gaps(window_delay), SMOOTH_WINDOWS)
+    return window_delay[windows]
+
+
+def _per_window_bins(
+    window: np.ndarray, bins: np.ndarray, weights, n_windows: int, n_bins: int
+) -> np.ndarray:
+    """Sum of ``weights`` per (window, bin), as an (n_windows, n_bins) array."""
+    weights = np.broadcast_to(np.asarray(weights, np.float64), window.shape)
+    flat = np.bincount(window * n_bins + bins, weights, minlength=n_windows * n_bins)
+    return flat.reshape(n_windows, n_bins)
+
+
+def _sample(windows: np.ndarray, n_windows: int) -> np.ndarray:
+    """Up to SAMPLE_PER_WINDOW spikes of each window, spread evenly over it."""
+    starts = np.searchsorted(windows, np.arange(n_windows))
+    sizes = np.diff(np.r_[starts, len(windows)])
+    step = np.maximum(sizes // SAMPLE_PER_WINDOW, 1)
+    picks = np.minimum(sizes, SAMPLE_PER_WINDOW)
+    owner = np.repeat(np.arange(n_windows), picks)
+    position = np.arange(picks.sum()) - np.repeat(np.cumsum(picks) - picks, picks)
+    return starts[owner] + position * step[owner]
+
+
+def _bin_edges(n_bins: int) -> np.ndarray:
+    """Bin 0 holds early outputs (delay < 0); bin k ≥ 1 starts at BIN_FLOOR·((1+REL)^(k-1) − 1),
+    so bins are BIN_REL·BIN_FLOOR wide at zero delay and BIN_REL of the delay far from it."""
+    k = np.arange(n_bins)
+    return np.r_[-EARLY_US - 1.0, BIN_FLOOR_US * ((1 + BIN_REL) ** k - 1)]
+
+
+def _bin_of(delay: np.ndarray) -> np.ndarray:
+    positive = np.maximum(delay, 0).astype(np.float64)
+    index = 1 + np.floor(np.log1p(positive / BIN_FLOOR_US) / np.log1p(BIN_REL)).astype(np.int64)
+    return np.where(delay < 0, 0, index)
+
+
+def _pooled(values: np.ndarray) -> np.ndarray:
+    """Each window's row (or value) summed with its neighbours'."""
+    pooled = values.astype(np.float64)
+    pooled[1:] += values[:-1]
+    pooled[:-1] += values[1:]
+    return pooled
+
+
+def _three_bins(histogram: np.ndarray) -> np.ndarray:
+    """Each bin summed with its two neighbours."""
+    summed = histogram.copy()
+    summed[:, 1:] += histogram[:, :-1]
+    summed[:, :-1] += histogram[:, 1:]
+    return summed
+
+
+def _fill_gaps(values: np.ndarray) -> np.ndarray:
+    """NaNs replaced by the nearest earlier value, or the first value where none is earlier."""
+    known = np.flatnonzero(~np.isnan(values))
+    nearest = np.searchsorted(known, np.arange(len(values)), side="right") - 1
+    return values[known[np.maximum(nearest, 0)]]
+
+
+def _running_median(values: np.ndarray, width: int) -> np.ndarray:
+    if len(values) < width:
+        return np.full_like(values, np.median(values))
+    half = width // 2
+    padded = np.r_[np.full(half, values[0]), values, np.full(half, values[-1])]
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, width), axis=1)
+
+
+def _nearest_partner(
+    target_codes: np.ndarray, device_codes: np.ndarray, packing: _Packing
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the device spike of the same neuron nearest each target; whether there is one."""
+    after = np.searchsorted(device_codes, target_codes)
+    before = np.maximum(after - 1, 0)
+    after = np.minimum(after, len(device_codes) - 1)
+    neuron = packing.neuron(target_codes)
+    best = np.zeros(len(target_codes), np.int64)
+    best_gap = np.full(len(target_codes), np.inf)
+    for position in (before, after):
+        code = device_codes[position]
+        gap = np.abs(code - target_codes).astype(np.float64)
+        better = (packing.neuron(code) == neuron) & (gap < best_gap)
+        best_gap[better] = gap[better]
+        best[better] = position[better]
+    return best, np.isfinite(best_gap)
+
+
+def _window_medians(
+    cause_us: np.ndarray, delay: np.ndarray, kept: np.ndarray, windows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median cause time and median kept delay of each window with enough kept outputs."""
+    window = windows[kept]
+    if len(window) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    times = cause_us[kept]  # in time order, so windows are runs
+    sorted_delay = delay[kept][np.lexsort((delay[kept], window))]
+    starts = np.flatnonzero(np.r_[True, window[1:] != window[:-1]])
+    sizes = np.diff(np.r_[starts, len(window)])
+    middle = (starts + sizes // 2)[sizes >= MIN_MATCHED_PER_WINDOW]
+    return times[middle].astype(np.int64), sorted_delay[middle].astype(np.float64)
+
+
+def _unmatched(device: np.ndarray, reference: np.ndarray) -> OutputDelays:
+    empty = np.zeros(0, np.int64)
+    return OutputDelays(
+        t_us=empty,
+        delay_us=empty,
+        layer=np.zeros(0, np.uint8),
+        unmatched_device=len(device),
+        unmatched_reference=len(reference),
+        window_cause_us=empty,
+        window_delay_us=np.zeros(0, np.float64),
     )
 
 
 def _bits(value: int) -> int:
     return max(int(value).bit_length(), 1)
-
-
-def _codes(spikes: np.ndarray, widths: list[int], t_bits: int, t0: int) -> np.ndarray:
-    """(layer, feature, y, x, t - t0) packed into one int64 per spike, in that order."""
-    code = np.zeros(len(spikes), np.int64)
-    for name, width in zip(("layer", "feature", "y", "x"), widths, strict=True):
-        code = (code << width) | spikes[name].astype(np.int64)
-    return (code << t_bits) | (spikes["t"].astype(np.int64) - t0)
-
-
-def _tags(codes: np.ndarray, t_bits: int, span_bits: int) -> np.ndarray:
-    """neuron·2^span_bits + k for the k-th spike of its neuron; ``codes`` sorted."""
-    neuron = codes >> t_bits
-    starts = np.flatnonzero(np.r_[True, neuron[1:] != neuron[:-1]])
-    first = np.repeat(starts, np.diff(np.r_[starts, len(neuron)]))
-    return (neuron << span_bits) | (np.arange(len(neuron)) - first)

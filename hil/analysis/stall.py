@@ -1,12 +1,15 @@
 """Bandwidth stalls: output delay that grows while a core is over its budget.
 
 The seed's symptom of a stalled chip is a significant, growing delay on the output when
-pre-recorded events are written to it. From a run this module reports the delay distribution
-(p50, p99, max, and when it peaked), its drift over the run (least-squares slope, µs of delay
-per s of run), the drain time after the last input, and an independent estimate that needs no
-emulator: the lag of the output event-rate series behind the input's (cross-correlation of
-1 ms counts). The verdict is "stalled" when the delay passes the profile's ``max_delay_us``,
-the drain passes ``max_drain_us``, or (when a limit is given) the drift passes ``max_drift``.
+pre-recorded events are written to it. From a run this module reports the delay (``max``: the
+peak of the per-window median delay, robust to a chip's lost, extra and jittered spikes, see
+``hil.analysis.delay``; p50 and p99 of the matched outputs), when it peaked (the time of the
+inputs that met it), its drift (least-squares slope of the window delays, µs per s), the drain
+after the last input (up to the last output that has a cause), and an independent estimate
+that needs no emulator: the lag of the output event-rate series behind the input's
+(cross-correlation of 1 ms counts). The verdict is "stalled" when the delay passes the
+profile's ``max_delay_us``, the drain passes ``max_drain_us``, or (when a limit is given) the
+drift passes ``max_drift``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class StallReport:
     p50_us: float
     p99_us: float
     max_us: float
-    peak_t_us: float
+    peak_t_us: float  # when the input that met the longest delay arrived
     drift_us_per_s: float
     drain_us: float
     rate_lag_us: float
@@ -61,17 +64,19 @@ def stall_report(
     max_delay_us = profile.max_delay_us if max_delay_us is None else max_delay_us
     max_drain_us = profile.max_drain_us if max_drain_us is None else max_drain_us
     values = delays.delay_us.astype(np.float64)
-    if len(values):
-        p50, p99, peak = np.percentile(values, [50, 99, 100])
-        peak_t = float(delays.t_us[int(np.argmax(values))])
+    p50, p99 = np.percentile(values, [50, 99]) if len(values) else (0.0, 0.0)
+    if len(delays.window_delay_us):
+        peak_index = int(np.argmax(delays.window_delay_us))
+        peak = float(delays.window_delay_us[peak_index])
+        peak_t = float(delays.window_cause_us[peak_index])
     else:
-        p50 = p99 = peak = peak_t = 0.0
-    drift = _slope_per_s(delays.t_us, values)
-    drain = _drain_us(run)
+        peak = peak_t = 0.0
+    drift = _slope_per_s(delays.window_cause_us, delays.window_delay_us)
+    drain = _drain_us(run, delays)
     reasons = []
     if peak > max_delay_us:
         reasons.append(
-            f"output delay reached {peak:,.0f} µs at t = {peak_t / 1e6:.3f} s "
+            f"output delay reached {peak:,.0f} µs for inputs at t = {peak_t / 1e6:.3f} s "
             f"(limit {max_delay_us:,.0f} µs)"
         )
     if drain > max_drain_us:
@@ -116,10 +121,12 @@ def rate_lag_us(run: Run, bin_us: int = RATE_BIN_US) -> float:
     return float(np.argmax(correlation[:n_bins]) * bin_us)
 
 
-def _drain_us(run: Run) -> float:
-    if len(run.inputs) == 0 or len(run.outputs) == 0:
+def _drain_us(run: Run, delays: OutputDelays) -> float:
+    """From the last input to the last output that has a cause: a spurious spike after the
+    end is not a chip still working off its backlog."""
+    if len(run.inputs) == 0 or len(delays.t_us) == 0:
         return 0.0
-    return float(max(0, int(run.outputs["t"].max()) - int(run.inputs["t"][-1])))
+    return float(max(0, int(delays.t_us.max()) - int(run.inputs["t"][-1])))
 
 
 def _slope_per_s(t_us: np.ndarray, values: np.ndarray) -> float:

@@ -70,7 +70,7 @@ def test_no_stall_passes_quiet_input_and_fails_a_burst(tmp_path, quiet, burst, t
     assert good.failures == []
     assert outcomes(bad, "delay_max") == [Outcome.FAIL]
     (failure,) = [m for m in bad.failures if m.name == "delay_max"]
-    assert "peak at t =" in failure.note
+    assert "peak for inputs at t =" in failure.note
     assert failure.upper == 1000.0
 
 
