@@ -4,6 +4,11 @@
 what it found as measurements (every one, passing or not, so trends show in the run record)
 and returns the analysis' report for the test to look at further. It also keeps the reports
 per run, so a picture of each replay can be drawn when a test fails or one is asked for.
+
+A check that cannot apply to a run (output delay or SynOps/s on a time-stepped device) records
+a *skipped* measurement with the reason and returns None; it never raises in the user's test.
+A monitored layer that did not fire fails its ``spikes`` measurement unless the test said
+silence is expected: agreement between two silent layers is no evidence of anything.
 """
 
 from __future__ import annotations
@@ -52,14 +57,18 @@ class HilMeasure(Measure):
         max_delay_us: float | None = None,
         max_drift: float | None = None,
         max_drain_us: float | None = None,
-    ) -> StallReport:
+    ) -> StallReport | None:
         """Output delay and drain within the profile's stall limits (or the ones given);
-        drift within ``max_drift`` µs per s when given. Needs a device with time.
+        drift within ``max_drift`` µs per s when given. Needs a device with time: on a
+        time-stepped one it records ``delay_max`` as skipped and returns None.
 
         A host-limited run (the host wrote inputs after they were due) cannot be judged:
         its delay is the host's; it records a failed ``host_lag`` instead of any delay."""
-        report = stall_report(run, max_delay_us, max_drain_us, max_drift)
         prefix = _prefix(run)
+        if run.dt_us is not None:
+            self.skip(f"{prefix}delay_max", _untimed(run, "output delay"), "µs")
+            return None
+        report = stall_report(run, max_delay_us, max_drain_us, max_drift)
         self._reports_of(run).stall = report
         if run.host_limited:
             note = (
@@ -97,6 +106,15 @@ class HilMeasure(Measure):
             )
         )
         self.add(Measurement(f"{prefix}rate_lag", report.rate_lag_us, "µs", better="lower"))
+        delays = report.delays
+        paired = delays.matched / max(delays.matched + delays.unmatched_device, 1)
+        self.add(
+            Measurement(
+                f"{prefix}delay_paired",
+                paired,
+                note=f"{delays.matched:,} outputs paired with a cause on the ideal chip",
+            )
+        )
         return report
 
     def agreement(
@@ -108,9 +126,11 @@ class HilMeasure(Measure):
         max_rate_distance: float | None = None,
         min_class_agreement: float | None = None,
         class_window_us: int | None = None,
+        expect_silent: bool | list[int] = False,
     ) -> list[LayerAgreement]:
-        """Per monitored layer, the chip against the sinabs reference: cosine of the
-        spike-count maps, total-count error, rate-series distance, and (exit layers) how
+        """Per monitored layer, the chip against the sinabs reference: how many spikes it
+        fired (at least one, unless ``expect_silent`` is True or lists the layer), cosine of
+        the spike-count maps, total-count error, rate-series distance, and (exit layers) how
         often the predicted class is the same."""
         layers = agreement(run, reference, class_window_us=class_window_us)
         prefix = _prefix(run)
@@ -119,6 +139,24 @@ class HilMeasure(Measure):
             note = (
                 f"layer {layer.layer} on core {layer.core}, reference reset {reference.reset_mode}"
             )
+            silence_expected = expect_silent is True or (
+                isinstance(expect_silent, list | tuple | set) and layer.layer in expect_silent
+            )
+            self.add(
+                Measurement(
+                    name + "spikes",
+                    layer.device_spikes,
+                    "spikes",
+                    lower=None if silence_expected else 1,
+                    note=f"{note}; the reference fired {layer.reference_spikes:,}"
+                    + (", silence expected" if silence_expected else ""),
+                )
+            )
+            if layer.device_spikes == 0 and layer.reference_spikes == 0:
+                reason = f"{note}: silent on the chip and in the reference, nothing to compare"
+                for what in ("cosine", "count_error", "rate_distance"):
+                    self.skip(name + what, reason)
+                continue
             self.add(
                 Measurement(
                     name + "cosine", layer.cosine, lower=min_cosine, note=note, better="higher"
@@ -167,6 +205,13 @@ class HilMeasure(Measure):
                 "pass expected='subtract' or 'zero'"
             )
         prefix = _prefix(run)
+        if not len(run.outputs):
+            self.skip(
+                f"{prefix}reset_mode_matches",
+                f"no monitored layer fired on {deployment.device.info}: a silent chip cannot "
+                "show how it resets",
+            )
+            return verdict
         note = (
             f"deployed with reset {verdict.deployed!r}, made for {verdict.expected!r}, "
             f"behaves like {verdict.behaves_like!r}"
@@ -175,18 +220,23 @@ class HilMeasure(Measure):
             self.add(Measurement(f"{prefix}count_distance_{mode}_reference", distance))
         matches = float(verdict.behaves_like == verdict.expected)
         self.add(Measurement(f"{prefix}reset_mode_matches", matches, lower=1.0, note=note))
+        self.add(Measurement(f"{prefix}reset_mode_margin", verdict.margin, note=note))
         by_mode = {mode: agreement(run, reference) for mode, reference in references.items()}
         self._reports_of(run).reset_modes = (verdict, by_mode)
         return verdict
 
     def synops_within_budget(
         self, run: Run, window_us: int = 10_000, compute_sinabs: bool = False
-    ) -> SynopsReport:
+    ) -> SynopsReport | None:
         """Each core's peak SynOps/s over ``window_us`` windows against its budget in the
         device profile; the seed's formula beside it, and sinabs' SNNAnalyzer estimate when
-        a reference ran on the same recording (or, with ``compute_sinabs``, always)."""
-        report = synops_report(run, window_us=window_us, compute_sinabs=compute_sinabs)
+        a reference ran on the same recording (or, with ``compute_sinabs``, always). On a
+        time-stepped device, recorded as skipped (returns None)."""
         prefix = _prefix(run)
+        if run.dt_us is not None:
+            self.skip(f"{prefix}synops_peak", _untimed(run, "SynOps rate"), "SynOps/s")
+            return None
+        report = synops_report(run, window_us=window_us, compute_sinabs=compute_sinabs)
         for core in report.cores.values():
             start, end = core.peak_window_us
             window = f"{start / 1e3:.1f}–{end / 1e3:.1f} ms"
@@ -247,7 +297,9 @@ class HilMeasure(Measure):
 
     def fits_memory(self, deployment: Deployment) -> LintReport:
         """Per core, kernel/neuron/bias words against the core's memory; every lint error
-        (memory, shape, threshold_low = 0) fails, warnings are counted."""
+        (memory, shape, threshold_low = 0, a reset that contradicts the network, a layer that
+        can never fire) fails as its own measurement ``lint.RULE.layerN`` with its text;
+        warnings are counted, their text in the note."""
         report = lint_deployment(deployment)
         for usage in report.cores:
             name = f"core{usage.core}."
@@ -262,6 +314,9 @@ class HilMeasure(Measure):
                         note=note,
                     )
                 )
+        for finding in report.errors:
+            where = f".layer{finding.layer}" if finding.layer is not None else ""
+            self.add(Measurement(f"lint.{finding.rule}{where}", 1, upper=0, note=finding.message))
         errors = "; ".join(str(f) for f in report.errors)
         self.add(Measurement("lint_errors", len(report.errors), upper=0, note=errors))
         warnings = "; ".join(str(f) for f in report.warnings)
@@ -309,6 +364,13 @@ def _budget_caveat(run: Run, core: int) -> str:
     if calibration is not None and calibration.serial not in ("", device.info.serial):
         return f"; budget measured on serial {calibration.serial}, not on this board"
     return ""
+
+
+def _untimed(run: Run, what: str) -> str:
+    return (
+        f"{run.deployment.device.info} is time-stepped (dt = {run.dt_us} µs): it has no {what}; "
+        "it needs a device with time (sim or a real devkit)"
+    )
 
 
 def _prefix(run: Run) -> str:

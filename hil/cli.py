@@ -23,6 +23,7 @@ from hil.files import unwritable_file
 from hil.history.cli import add_history_commands
 from hil.samna_guard import guard_samna_import
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_DEVICE = 3
 
@@ -201,7 +202,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="C,H,W",
         help="network input (default: the recording's P,H,W)",
     )
-    replay.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    replay.add_argument(
+        "--reset",
+        choices=("subtract", "zero"),
+        help="reset mode (default: as the network's sinabs neurons say)",
+    )
     replay.add_argument("--monitor", choices=("exit", "all"), default="exit")
     replay.add_argument("--profile", type=Path, help="device profile override (TOML)")
     replay.add_argument(
@@ -236,7 +241,11 @@ def _parser() -> argparse.ArgumentParser:
         help="device spec whose chip type to check against, as for replay (default: sim, "
         "an emulated speck2fmodule); nothing is opened",
     )
-    check.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    check.add_argument(
+        "--reset",
+        choices=("subtract", "zero"),
+        help="reset mode (default: as the network's sinabs neurons say)",
+    )
     check.add_argument("--profile", type=Path, help="device profile override (TOML)")
     check.set_defaults(command=_check)
     add_history_commands(commands)
@@ -428,6 +437,7 @@ def _devices(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     # torch and sinabs load only for a command that needs them
+    from hil.analysis.agreement import exit_cores, silent_layers
     from hil.models import check_takes_input, load_model
 
     if args.out:
@@ -445,6 +455,9 @@ def _replay(args: argparse.Namespace) -> int:
     width = max(len(label) for label, _ in rows) + 2
     for label, value in rows:
         print(f"  {label:<{width}}{value}")
+    silent = silent_layers(run)
+    for line in silent.values():
+        print(f"  {'silent':<{width}}{line}")
     failed = _print_verdicts(run, args.monitor)
     if args.out:
         outputs = run.outputs
@@ -460,6 +473,12 @@ def _replay(args: argparse.Namespace) -> int:
             cores=",".join(str(c) for c in np.unique(outputs["layer"])),
         )
         print(f"outputs saved to {args.out}")
+    exits = [core for core in exit_cores(deployment) if core in silent]
+    if exits:
+        print(
+            f"speck-hil: fail: {silent[exits[0]]}: the network's output is empty", file=sys.stderr
+        )
+        return EXIT_FAILED
     return 1 if failed else 0
 
 

@@ -7,10 +7,12 @@ leaks into the next test whatever ``--device-scope`` says. A later test's ``depl
 the configuration an earlier one left on the chip.
 
 Recovery: when a test ends with a ``DeviceError`` (or the clean-up reset raises one), the
-session tries a soft reset (resetting the test's deployments, which makes the device answer),
-then closes and re-opens the device. If that fails too, or device tests keep failing
-``MAX_CONSECUTIVE_FAILURES`` times in a row, the device is broken: every later device test
-is refused with the cause instead of running into the same failure again.
+session tries a soft reset (resetting the test's deployments), then closes and re-opens the
+device. Either counts only when the device then answers a barrier read (``Device.probe``):
+loading a configuration needs no reply, so a silent device would "recover" from anything.
+If neither brings an answer, the device is broken after that one test; if device tests keep
+failing ``MAX_CONSECUTIVE_FAILURES`` times in a row although it answers, too. A broken device
+refuses every later device test with the cause instead of running into the same failure.
 
 No pytest here: the plugin maps "unavailable" and "broken" onto skips.
 """
@@ -126,21 +128,26 @@ class DeviceSession:
             self.close()
             return f"device broken: {self.broken}"
         live = [d for d in replayed if d.device is self.device]
-        soft_reset = "nothing to reset"
-        if live:
-            try:
-                _reset_all(live)
-            except DeviceError as exc:
-                soft_reset = str(exc)
-            else:
-                return f"device error {cause}; recovered by a soft reset"
+        try:
+            if self.device is None:
+                raise DeviceError(self.spec, "not open")
+            _reset_all(live)
+            self.device.probe(live[0] if live else None)
+        except Exception as exc:
+            soft_reset = str(exc)
+        else:
+            return f"device error {cause}; recovered by a soft reset (the device answered)"
         self.close()
         try:
-            self.open()
+            self.open().probe(replayed[0] if replayed else None)
         except Exception as exc:
+            self.close()
             self.broken = f"{cause}; soft reset ({soft_reset}) and re-open ({exc}) failed"
             return f"device broken: {self.broken}"
-        return f"device error {cause}; recovered by closing and re-opening the device"
+        return (
+            f"device error {cause}; recovered by closing and re-opening the device "
+            "(the device answered)"
+        )
 
 
 def _reset_all(deployments: list[Deployment]) -> None:

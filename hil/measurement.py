@@ -11,7 +11,9 @@ Outcomes:
 - ``marginal``: inside the limits but within ``marginal`` (an absolute band, in the value's
   unit) of a limit, i.e. ``lower ≤ value ≤ lower + marginal`` or
   ``upper - marginal ≤ value ≤ upper``; it passes, and is flagged;
-- ``pass``: everything else, including a value recorded without limits.
+- ``pass``: everything else, including a value recorded without limits;
+- ``skipped``: a check that cannot apply here (a stall on a device without time); the value
+  is NaN and ``note`` says why. It neither passes nor fails.
 
 ``better`` ("lower" or "higher") says which way the value improves, for the nightly
 history's regression detection; left out, the history infers it from the limits.
@@ -31,6 +33,7 @@ class Outcome(str, enum.Enum):
     PASS = "pass"
     MARGINAL = "marginal"
     FAIL = "fail"
+    SKIPPED = "skipped"
 
     def __str__(self) -> str:
         return self.value
@@ -64,7 +67,13 @@ class Measurement:
     marginal: float | None = None
     note: str = ""  # where and why, for a reader of a failure: "layer 2 on core 1, ..."
     better: str | None = None  # "lower" or "higher": which way the value improves
+    skipped: bool = False  # the check cannot apply; ``note`` says why
     outcome: Outcome = field(init=False)
+
+    @classmethod
+    def skip(cls, name: str, reason: str, unit: str = "") -> Measurement:
+        """A measurement that cannot be made here, recorded with the reason."""
+        return cls(name, math.nan, unit, note=reason, skipped=True)
 
     def __post_init__(self) -> None:
         for what in ("value", "lower", "upper", "marginal"):
@@ -90,9 +99,12 @@ class Measurement:
                 raise ValueError(f"measurement {self.name!r}: marginal band must be ≥ 0")
             if self.lower is None and self.upper is None:
                 raise ValueError(f"measurement {self.name!r}: a marginal band needs a limit")
-        object.__setattr__(
-            self, "outcome", judge(self.value, self.lower, self.upper, self.marginal or 0.0)
+        outcome = (
+            Outcome.SKIPPED
+            if self.skipped
+            else judge(self.value, self.lower, self.upper, self.marginal or 0.0)
         )
+        object.__setattr__(self, "outcome", outcome)
 
     @property
     def failed(self) -> bool:
@@ -110,6 +122,8 @@ class Measurement:
         return " ".join(parts) or "none"
 
     def value_text(self) -> str:
+        if self.skipped:
+            return "n/a"
         return f"{format_number(self.value)} {self.unit}".rstrip()
 
     def __str__(self) -> str:
@@ -152,6 +166,10 @@ class Measure:
         better: str | None = None,
     ) -> Measurement:
         return self.add(Measurement(name, value, unit, lower, upper, marginal, better=better))
+
+    def skip(self, name: str, reason: str, unit: str = "") -> Measurement:
+        """Record that the measurement ``name`` cannot be made here, and why."""
+        return self.add(Measurement.skip(name, reason, unit))
 
     def add(self, measurement: Measurement) -> Measurement:
         """Record a measurement made elsewhere (analysis code builds its own)."""

@@ -436,6 +436,8 @@ class HilPlugin:
                 self._device_opened()
 
     def _device_opened(self) -> None:
+        if self.devices.device is None:  # re-opened, found silent and closed by recovery
+            return
         self.profile = self.devices.device.profile
         self.record.session["device"] = self.devices.info_dict()
         self.record.session["profile"] = self.profile.source

@@ -4,7 +4,8 @@ The chip checks the threshold after every event and fires at most once per event
 in bins and (with MultiSpike) may fire several times per bin. They are not expected to agree
 spike for spike, so agreement is measured on what a lab cares about, each with a limit:
 
-- ``cosine``: cosine similarity of the per-neuron spike-count maps (1 = same pattern);
+- ``cosine``: cosine similarity of the per-neuron spike-count maps (1 = same pattern; NaN
+  when both are silent: two silent layers agree on nothing);
 - ``count_distance``: ‖c_device − c_reference‖ / ‖c_reference‖ of those maps (0 = same
   counts): unlike the cosine it sees a layer that fires everywhere a little more or less;
 - ``count_error``: |N_device − N_reference| / N_reference, total spikes of the layer;
@@ -25,7 +26,7 @@ import numpy as np
 
 from hil.analysis.spikes import event_counts, neuron_keys
 from hil.backends.base import RESET_MODES, Deployment, Run
-from hil.backends.sinabs_backend import reset_mode_of
+from hil.backends.deploy import reset_mode_of
 from hil.recordings import Recording
 
 DEFAULT_BIN_US = 10_000
@@ -115,6 +116,17 @@ def exit_cores(deployment: Deployment) -> set[int]:
     }
 
 
+def silent_layers(run: Run) -> dict[int, str]:
+    """The monitored cores that fired no spike in ``run``, each with a line saying so."""
+    mapping = run.deployment.mapping
+    fired = set(np.unique(run.outputs["layer"]).tolist())
+    return {
+        core: f"layer {mapping.layer_of(core)} on core {core} fired no spike"
+        for core in mapping.monitored_cores
+        if core not in fired
+    }
+
+
 def reset_mode_verdict(
     deployment: Deployment,
     recording: Recording | np.ndarray,
@@ -160,7 +172,7 @@ def count_maps(device: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, n
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     if not a.any() and not b.any():
-        return 1.0
+        return float("nan")  # two silent layers: no pattern to compare
     norm = np.linalg.norm(a) * np.linalg.norm(b)
     return float(a @ b / norm) if norm else 0.0
 
@@ -183,7 +195,7 @@ def _class_agreement(
     ]
     active = (votes[0].sum(axis=1) > 0) | (votes[1].sum(axis=1) > 0)
     if not active.any():
-        return 1.0
+        return float("nan")  # no window where either predicted a class
     same = votes[0].argmax(axis=1) == votes[1].argmax(axis=1)
     return float(same[active].mean())
 

@@ -1,10 +1,12 @@
 """Deployability lints: what will go wrong on the chip, found before anything runs.
 
-Errors are what the chip cannot run (memory, shape limits, the ``threshold_low = 0`` bug);
-warnings are what it runs differently from how the network was made: a weight at or above the
+Errors are what the chip cannot run (memory, shape limits, the ``threshold_low = 0`` bug),
+what it would run other than the network was made (a reset mode other than the one the
+network's spiking layers use), and layers that can never fire (no positive weight, or fed
+only by layers that never fire): a test of such a network can only pass vacuously. Warnings
+are what the chip runs differently from a time-stepped simulation: a weight at or above the
 threshold (one input spike fires the neuron; at twice the threshold the neuron is left above
-threshold and fires on every later input, the seed's weight-clipping case) and a reset mode
-other than the one the network's spiking layers use.
+threshold and fires on every later input, the seed's weight-clipping case).
 
 Geometry and weights come from the discretized sinabs layers; the per-core registers
 (thresholds, reset mode) come from the configuration itself, read attribute by attribute,
@@ -19,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from hil.backends.base import DeployError
-from hil.backends.deploy import Mapping, core_shape, map_network
+from hil.backends.deploy import Mapping, core_shape, map_network, reset_mode_of
 from hil.backends.layers import UnsupportedLayer
-from hil.backends.sinabs_backend import reset_mode_of
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.memory import CoreShape, MemoryUse, check_core
 from hil.chip.profile import ChipProfile, MemoryTable, load_profile
@@ -83,6 +84,7 @@ def lint_deployment(deployment: Deployment) -> LintReport:
 def lint_mapping(mapping: Mapping, profile: ChipProfile) -> LintReport:
     """Every finding for every core the mapping uses, and the per-core table."""
     findings, cores = [], []
+    silent: set[int] = set()
     for layer, dynapcnn_layer in sorted(mapping.cnn_layers().items()):
         core = mapping.core_of(layer)
         registers = mapping.config.cnn_layers[core]
@@ -95,6 +97,7 @@ def lint_mapping(mapping: Mapping, profile: ChipProfile) -> LintReport:
             *_weight_findings(layer, core, weight, threshold),
             *_threshold_low_findings(layer, core, int(registers.threshold_low)),
             *_reset_findings(layer, core, dynapcnn_layer, bool(registers.return_to_zero)),
+            *_silent_findings(layer, core, dynapcnn_layer, registers, silent),
         ]
         findings += found
         severities = {f.severity for f in found}
@@ -120,10 +123,11 @@ def check_network(
     input_shape: tuple[int, int, int],
     device_type: str = "speck2fmodule",
     profile: ChipProfile | None = None,
-    reset: str = "subtract",
+    reset: str | None = None,
 ) -> LintReport:
-    """Lint a sinabs network without a device: map it as ``deploy`` would, then lint the
-    mapping. A network sinabs cannot map gives one error finding naming the layer."""
+    """Lint a sinabs network without a device: map it as ``deploy`` would (``reset`` None: as
+    the network's neurons say), then lint the mapping. A network sinabs cannot map gives one
+    error finding naming the layer."""
     if device_type not in DEVICE_TYPES:
         raise ValueError(f"unknown device type {device_type!r}; known: {', '.join(DEVICE_TYPES)}")
     if profile is None:
@@ -256,13 +260,46 @@ def _reset_findings(
     reset_fn = type(dynapcnn_layer.spk_layer.reset_fn).__name__
     return [
         Finding(
-            WARNING,
+            ERROR,
             "reset-mode",
             layer,
             core,
             deployed,
             trained,
             f"layer {layer} on core {core}: deployed with reset {deployed!r} but its spiking "
-            f"layer uses {reset_fn}, which needs reset {trained!r}",
+            f"layer uses {reset_fn}, which needs reset {trained!r} (deploy with reset=None "
+            "to take it from the network)",
+        )
+    ]
+
+
+def _silent_findings(
+    layer: int, core: int, dynapcnn_layer: Any, registers: Any, silent: set[int]
+) -> list[Finding]:
+    """A neuron fires only when positive weights (or, with leak, a positive bias) lift it to
+    the threshold; a layer without either, or fed by a layer that never fires, never fires.
+    ``silent`` collects such layers, in order, for the layers after them."""
+    conv = dynapcnn_layer.conv_layer
+    drive = bool((conv.weight.detach() > 0).any())
+    if conv.bias is not None and bool(registers.leak_enable):
+        drive = drive or bool((conv.bias.detach() > 0).any())
+    fed_by_silent = layer - 1 in silent
+    if drive and not fed_by_silent:
+        return []
+    silent.add(layer)
+    why = (
+        f"its input, layer {layer - 1}, never fires"
+        if fed_by_silent
+        else "no weight is positive, so no input can lift a neuron to its threshold"
+    )
+    return [
+        Finding(
+            ERROR,
+            "silent-layer",
+            layer,
+            core,
+            None,
+            None,
+            f"layer {layer} on core {core} can never fire: {why}",
         )
     ]

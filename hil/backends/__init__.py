@@ -15,7 +15,7 @@ from hil.backends.base import (
     Run,
 )
 from hil.backends.spec import DeviceSpec, DeviceSpecError, parse_device_spec
-from hil.chip.profile import load_profile
+from hil.chip.profile import ChipProfile, load_profile
 from hil.emulator.detect import SamnaInstall, detect_samna
 
 __all__ = [
@@ -46,7 +46,8 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
     come from ``HIL_SIM_PROFILE`` (``hil.emulator.truth``), never from ``profile``.
 
     Raises ``DeviceSpecError`` for a spec that names nothing, ``DeviceUnavailable`` when the
-    device cannot be had here (none attached, or only the placeholder samna installed).
+    device cannot be had here (none attached, or only the placeholder samna installed), and
+    ``DeviceError`` when it fails while being opened (a board that vanishes halfway).
     """
     if isinstance(spec, str):
         spec = parse_device_spec(spec)
@@ -61,6 +62,15 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
             f"({spec.device_type}@SERIAL) or lease one with hil.pool.BoardPool"
         )
     chip_profile = load_profile(spec.profile_name, override=profile)
+    try:
+        return _open(spec, chip_profile)
+    except DeviceError:
+        raise
+    except Exception as exc:  # samna raises RuntimeError (and others) for a vanished board
+        raise DeviceError(str(spec), f"failed while opening: {exc}") from exc
+
+
+def _open(spec: DeviceSpec, chip_profile: ChipProfile) -> Device:
     if spec.kind == "sinabs":
         from hil.backends.sinabs_backend import SinabsDevice
 

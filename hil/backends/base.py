@@ -18,41 +18,37 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hil.events import SPIKE_DTYPE, as_events
+from hil.backends.deploy import (
+    PROBE_INPUT_SHAPE,
+    RESET_MODES,
+    Mapping,
+    map_network,
+    probe_network,
+)
+from hil.backends.errors import DeployError, DeviceError, DeviceUnavailable
+from hil.events import EVENT_DTYPE, SPIKE_DTYPE, as_events
 from hil.recordings import Recording
 
 if TYPE_CHECKING:
-    from hil.backends.deploy import Mapping
     from hil.chip.profile import ChipProfile
 
-RESET_MODES = ("subtract", "zero")
+__all__ = [
+    "RESET_MODES",
+    "DeployError",
+    "Deployment",
+    "Device",
+    "DeviceError",
+    "DeviceInfo",
+    "DeviceUnavailable",
+    "Run",
+    "empty_outputs",
+]
+
 DEFAULT_TIMEOUT_MARGIN_S = 5.0
 #: A host that wrote inputs later than this after they were due makes a host-limited run.
 HOST_LAG_TOLERANCE_US = 100.0
-
-
-class DeviceError(RuntimeError):
-    """A device that failed, vanished or stopped answering. ``partial`` keeps the run up to
-    the failure (inputs written, outputs collected), so nothing measured is lost."""
-
-    def __init__(self, device: str, problem: str, partial: Run | None = None):
-        super().__init__(f"{device}: {problem}")
-        self.device = device
-        self.problem = problem
-        self.partial = partial
-
-
-class DeviceUnavailable(DeviceError):
-    """No device matching the spec can be opened here (none attached, or no real samna)."""
-
-
-class DeployError(ValueError):
-    """A network the chip cannot run, found before the device is touched. Names the layer."""
-
-    def __init__(self, message: str, layer: int | None = None, limit: str | None = None):
-        super().__init__(message)
-        self.layer = layer
-        self.limit = limit
+#: How long a device may take to answer the barrier read that proves it alive.
+PROBE_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -184,7 +180,7 @@ class Deployment:
         MultiSpike, which sinabs reports matches the chip best. Outputs are stamped at the
         start of their ``dt_us`` bin (``Run.dt_us``).
         """
-        from hil.backends.sinabs_backend import simulate
+        from hil.backends.simulate import simulate  # sinabs and torch load when first needed
 
         reset_mode = reset or self.reset_mode
         if reset_mode not in RESET_MODES:
@@ -213,7 +209,7 @@ class Deployment:
         forward counted them), else, with ``compute``, from a reference run now; else None."""
         key = _reference_key(inputs, dt_us, reset_mode, None)
         if key not in self._reference_synops and compute:
-            from hil.backends.sinabs_backend import simulate
+            from hil.backends.simulate import simulate
 
             synops: dict[int, float] = {}
             simulate(self.mapping, inputs, reset_mode, dt_us, synops=synops)
@@ -238,7 +234,7 @@ class Device(ABC):
         self,
         net,
         input_shape: tuple[int, int, int],
-        reset: str = "subtract",
+        reset: str | None = None,
         monitor: str | list[int] = "exit",
         decimators: dict[int, int] | None = None,
         slow_clk_hz: float | None = None,
@@ -246,15 +242,15 @@ class Device(ABC):
     ) -> Deployment:
         """Map a sinabs network with sinabs' own mapper, apply the options, load it.
 
-        ``reset``: "subtract" (chip default, for ANN-converted networks) or "zero";
+        ``reset``: None (the default) takes it from the network's sinabs neurons, as sinabs'
+        mapper does (MembraneSubtract: "subtract", MembraneReset: "zero"); naming one that
+        contradicts them deploys it, and the lint of the deployment reports an error;
         ``monitor``: "exit", "all" or a list of sinabs layer indices; ``decimators``:
         {layer index: interval code 0..7}. An undeployable network raises ``DeployError``
         naming the layer before the device is touched.
         """
-        from hil.backends.deploy import map_network
-
-        if reset not in RESET_MODES:
-            raise ValueError(f"reset must be one of {RESET_MODES}; got {reset!r}")
+        if reset is not None and reset not in RESET_MODES:
+            raise ValueError(f"reset must be None or one of {RESET_MODES}; got {reset!r}")
         mapping = map_network(
             net,
             input_shape,
@@ -265,9 +261,35 @@ class Device(ABC):
             decimators=decimators or {},
             layer2core_map=layer2core_map,
         )
-        deployment = Deployment(device=self, mapping=mapping, reset_mode=reset)
+        deployment = Deployment(device=self, mapping=mapping, reset_mode=mapping.reset_mode)
         self._apply(deployment, slow_clk_hz)
         return deployment
+
+    def probe(self, deployment: Deployment | None = None, timeout_s: float = PROBE_TIMEOUT_S):
+        """Raise ``DeviceError`` unless the device answers a barrier read now, with
+        ``deployment``'s configuration (loaded again when it belongs to an earlier opening of
+        the device) or a one-neuron probe network. Loading a configuration needs no reply, so
+        only an answer proves a device alive."""
+        if deployment is None:
+            mapping = self._probe_mapping()
+            deployment = Deployment(device=self, mapping=mapping, reset_mode=mapping.reset_mode)
+            self._apply(deployment, None)
+        elif deployment.device is not self:
+            deployment = Deployment(self, deployment.mapping, deployment.reset_mode)
+            self._apply(deployment, None)
+        deployment.replay(np.zeros(0, EVENT_DTYPE), timeout_s=timeout_s)
+
+    def _probe_mapping(self) -> Mapping:
+        return map_network(
+            probe_network(),
+            PROBE_INPUT_SHAPE,
+            device_type=self.info.device_type,
+            profile=self.profile,
+            reset=None,
+            monitor="exit",
+            decimators={},
+            layer2core_map="auto",
+        )
 
     @property
     def run_listeners(self) -> list[Callable[[Run], None]]:

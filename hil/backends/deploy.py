@@ -3,7 +3,8 @@
 The harness never re-implements sinabs' mapping: it checks what sinabs would only fail on
 vaguely (non-finite parameters, a layer no core can hold), calls
 ``DynapcnnNetwork.make_config``, then applies the deployment's options (reset mode,
-monitors, decimators) to the configuration sinabs wrote.
+monitors, decimators) to the configuration sinabs wrote. Without a reset mode, the network's
+own sinabs neurons say it, as sinabs' mapper reads them (``reset_mode_of``).
 """
 
 from __future__ import annotations
@@ -12,17 +13,24 @@ import contextlib
 import hashlib
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from hil.backends.base import DeployError
-from hil.backends.layers import check_input_shape, conversion_error
+from hil.backends.errors import DeployError
 from hil.chip.memory import CoreShape, check_core
 from hil.chip.profile import ChipProfile
 from hil.emulator.program import DVS_LAYER
 from hil.events import SPIKE_DTYPE, EventError
+
+if TYPE_CHECKING:
+    import torch
+
+#: The chip's two reset modes: subtract the threshold (sinabs' MembraneSubtract, the chip's
+#: default) or reset to zero (MembraneReset, the chip's ``return_to_zero``).
+RESET_MODES = ("subtract", "zero")
+#: The probe network: one neuron, what a device needs configured to answer a barrier read.
+PROBE_INPUT_SHAPE = (1, 1, 1)
 
 
 @dataclass
@@ -35,6 +43,7 @@ class Mapping:
 
     network: Any  # sinabs DynapcnnNetwork, discretized
     config: Any  # samna (or emulated samna) SpeckConfiguration
+    reset_mode: str  # "subtract" or "zero", on every core
     device_type: str
     input_shape: tuple[int, int, int]
     layer2core: dict[int, int]
@@ -81,11 +90,12 @@ def map_network(
     *,
     device_type: str,
     profile: ChipProfile,
-    reset: str,
+    reset: str | None,
     monitor: str | list[int],
     decimators: dict[int, int],
     layer2core_map: str | dict[int, int],
 ) -> Mapping:
+    from hil.backends.layers import check_input_shape, conversion_error  # torch, when needed
     from hil.emulator.install import install_as_samna
 
     install_as_samna()
@@ -123,6 +133,7 @@ def map_network(
         core_config = config.cnn_layers[layer2core[layer]]
         core_config.output_decimator_enable = True
         core_config.output_decimator_interval = code
+    reset = reset or network_reset_mode(layers)
     for core in layer2core.values():
         config.cnn_layers[core].return_to_zero = reset == "zero"
     entry = (
@@ -136,6 +147,7 @@ def map_network(
     return Mapping(
         network=network,
         config=config,
+        reset_mode=reset,
         device_type=device_type,
         input_shape=input_shape,
         layer2core=layer2core,
@@ -145,11 +157,48 @@ def map_network(
     )
 
 
+def probe_network() -> torch.nn.Module:
+    """One input, one neuron: the smallest network a chip can hold."""
+    import sinabs.layers as sl
+    from torch import nn
+
+    net = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0))
+    nn.init.constant_(net[0].weight, 0.5)
+    return net
+
+
 def cnn_layers(network: Any) -> dict[int, Any]:
     from sinabs.backend.dynapcnn.dynapcnn_layer import DynapcnnLayer
 
     items = network.dynapcnn_layers.items()
     return {index: layer for index, layer in items if isinstance(layer, DynapcnnLayer)}
+
+
+def reset_mode_of(dynapcnn_layer: Any) -> str | None:
+    """The chip reset ("zero" or "subtract") a layer's sinabs neurons were made with, if known."""
+    from sinabs.activation import MembraneReset, MembraneSubtract
+
+    reset_fn = getattr(dynapcnn_layer.spk_layer, "reset_fn", None)
+    if isinstance(reset_fn, MembraneReset):
+        return "zero"
+    if isinstance(reset_fn, MembraneSubtract):
+        return "subtract"
+    return None
+
+
+def network_reset_mode(layers: dict[int, Any]) -> str:
+    """The one reset the network's sinabs layers were made with, as sinabs' mapper reads it
+    (a reset function it does not know counts as the chip's default, subtract). Layers that
+    reset differently raise ``DeployError``: the harness deploys one mode on every core."""
+    modes = {index: reset_mode_of(layer) or "subtract" for index, layer in layers.items()}
+    if len(set(modes.values())) > 1:
+        said = ", ".join(f"layer {index}: {mode}" for index, mode in sorted(modes.items()))
+        raise DeployError(
+            f"the network's layers reset differently ({said}); pass reset='subtract' or "
+            "'zero' to deploy one mode on every core",
+            limit="one reset mode",
+        )
+    return next(iter(modes.values()), "subtract")
 
 
 def config_hash(config: Any) -> str:
@@ -159,6 +208,8 @@ def config_hash(config: Any) -> str:
 
 def _check_finite(net: torch.nn.Module) -> None:
     """NaN or inf would be discretized into nonsense without a word from sinabs."""
+    import torch
+
     for name, tensor in [*net.named_parameters(), *net.named_buffers()]:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             module_name, _, what = name.rpartition(".")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hil.backends.base import DeployError
+from hil.backends.errors import DeployError
 from hil.chip.profile import ChipProfile
 
 #: What to do instead, by kind of layer the chip has no counterpart for.

@@ -128,10 +128,19 @@ class SamnaDevice(Device):
 
     def _load(self, deployment: Deployment) -> None:
         """Write the deployment's configuration; the chip's neuron states start from it."""
+        config = deployment.mapping.config
         try:
-            self._model.apply_configuration(deployment.mapping.config)
-        except (RuntimeError, ValueError) as exc:
-            raise DeployError(f"{self.info}: the device refused the configuration: {exc}") from exc
+            self._model.apply_configuration(config)
+        except Exception as exc:
+            # a configuration the chip cannot run is bad input; one it can, a failing device
+            valid, message = self._chip.validate_configuration(config)
+            if not valid:
+                raise DeployError(
+                    f"{self.info}: the device refused the configuration: {message or exc}"
+                ) from exc
+            raise DeviceError(
+                str(self.info), f"failed to load a valid configuration: {exc}"
+            ) from exc
         self._applied_hash = deployment.mapping.config_hash
 
     def _reset_states(self, deployment: Deployment) -> None:

@@ -423,7 +423,7 @@ def test_synops_series_over_an_absurd_span_is_refused_before_allocation():
 
 
 def test_sinabs_reference_over_an_absurd_span_is_refused_before_allocation():
-    from hil.backends.sinabs_backend import spike_frames
+    from hil.backends.simulate import spike_frames
     from hil.events import SPIKE_DTYPE
 
     spikes = np.zeros(2, SPIKE_DTYPE)

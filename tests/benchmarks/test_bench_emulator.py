@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from hil import synthetic
-from hil.backends.sinabs_backend import spike_frames
+from hil.backends.simulate import spike_frames
 from hil.backends.torch_threads import use_torch_threads
 from hil.emulator import Speck
 from hil.emulator.install import install_as_samna

@@ -2,7 +2,8 @@
 does it stall, does the chip agree with the simulation, does every core stay in budget.
 
 Stall and SynOps checks need a device with time (sim or a real devkit); on the sinabs backend
-they are skipped. Limits come from the device profile unless a test gives its own.
+they record skipped measurements with the reason. Limits come from the device profile unless a
+test gives its own.
 """
 
 import numpy as np
@@ -20,9 +21,9 @@ def timed(speck):
     return speck
 
 
-def test_within_budget_no_stall(timed, recording, measure):
+def test_within_budget_no_stall(speck, recording, measure):
     rec = recording("poisson_34")
-    chip = timed.deploy(scnn_34(), input_shape=INPUT_SHAPE_34, monitor="all")
+    chip = speck.deploy(scnn_34(), input_shape=INPUT_SHAPE_34, monitor="all")
     measure.fits_memory(chip)
     run = chip.replay(rec)
     measure.no_stall(run)

@@ -9,7 +9,7 @@ from torch import nn
 
 from hil import recordings
 from hil.analysis.agreement import agreement, network_reset_mode, reset_mode_verdict
-from hil.backends import open_device
+from hil.backends import DeployError, open_device
 from hil.emulator.samna import device as emulated_devices
 
 
@@ -97,7 +97,9 @@ def test_reset_mode_verdict(sim, recording, made, deployed, expected_behaviour):
 def test_network_reset_mode_unknown_when_mixed(sim):
     net = made_with(MembraneSubtract())
     net[3].reset_fn = MembraneReset()
-    assert network_reset_mode(sim.deploy(net, (2, 34, 34))) is None
+    assert network_reset_mode(sim.deploy(net, (2, 34, 34), reset="subtract")) is None
+    with pytest.raises(DeployError, match="layer 0: subtract, layer 1: zero"):
+        sim.deploy(net, (2, 34, 34))
 
 
 def test_class_agreement_over_windows(sim, recording):

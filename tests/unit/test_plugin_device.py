@@ -3,7 +3,8 @@ replay artifacts.
 
 A conftest stands in a fake device through the ``pytest_hil_open_device`` hook. Its plan (an
 environment variable) says how often it fails: ``replay_failures`` replays raise a
-``DeviceError``; after a failure, the next ``reset_failures`` resets raise too; opens beyond
+``DeviceError`` (``payload_failures``: only replays with events, so the device still answers
+a barrier read); after a failure, the next ``reset_failures`` resets raise too; opens beyond
 ``max_opens`` raise ``DeviceUnavailable``. Every open, close, reset and replay is logged to
 ``device.log`` so the tests can count them.
 """
@@ -30,7 +31,7 @@ from hil.chip.profile import load_profile
 from hil.events import EVENT_DTYPE, SPIKE_DTYPE
 
 LOG = Path(__file__).parent / "device.log"
-PLAN = {"replay_failures": 0, "reset_failures": 0, "max_opens": 99}
+PLAN = {"replay_failures": 0, "payload_failures": 0, "reset_failures": 0, "max_opens": 99}
 PLAN.update(json.loads(os.environ.get("FAKE_DEVICE", "{}")))
 STATE = {"opens": 0, "sick": False}
 EVENTS = np.zeros(3, dtype=EVENT_DTYPE)
@@ -83,8 +84,8 @@ class FakeDevice(Device):
 
     def _replay(self, deployment, inputs, timeout_s):
         log("replay")
-        if PLAN["replay_failures"] > 0:
-            PLAN["replay_failures"] -= 1
+        if PLAN["replay_failures"] > 0 or (len(inputs) and PLAN["payload_failures"] > 0):
+            PLAN["replay_failures" if PLAN["replay_failures"] > 0 else "payload_failures"] -= 1
             STATE["sick"] = True
             partial = Run(inputs, np.zeros(0, SPIKE_DTYPE), deployment, time.time(), 0.0)
             raise DeviceError(str(self.info), "stopped answering", partial)
@@ -329,7 +330,7 @@ def test_a_device_error_fails_the_test_and_a_soft_reset_recovers(fake):
     result.stdout.fnmatch_lines(["*DeviceError: speck2fmodule@FAKE1: stopped answering"])
     tests = _tests(fake)
     assert tests["test_one"]["device_error"] == "speck2fmodule@FAKE1: stopped answering"
-    assert tests["test_one"]["recovery"].endswith("recovered by a soft reset")
+    assert tests["test_one"]["recovery"].endswith("recovered by a soft reset (the device answered)")
     assert fake.log().count("open") == 1
 
 
@@ -353,7 +354,7 @@ def test_when_a_soft_reset_fails_the_device_is_reopened(fake):
     result = fake.runpytest("--hil-report", "hil.json")
     result.assert_outcomes(passed=3, failed=1)
     assert _tests(fake)["test_one"]["recovery"].endswith(
-        "recovered by closing and re-opening the device"
+        "recovered by closing and re-opening the device (the device answered)"
     )
     assert fake.log().count("open") == 2
     assert _record(fake)["session"]["device"]["serial"] == "FAKE2"
@@ -382,8 +383,20 @@ def test_a_broken_device_errors_the_remaining_tests_under_require_device(fake):
     result.assert_outcomes(passed=1, failed=1, errors=2)
 
 
-def test_a_device_failing_test_after_test_is_broken_after_three(fake):
+def test_a_silent_device_is_broken_after_one_failed_test(fake):
+    """A soft reset needs no reply: "recovered" must mean the device answered afterwards."""
     fake.plan(replay_failures=99)
+    fake.makepyfile(DEVICE_TESTS)
+    result = fake.runpytest("-rs", "--hil-report", "hil.json")
+    result.assert_outcomes(passed=1, failed=1, skipped=2)
+    result.stdout.fnmatch_lines(
+        ["SKIPPED * soft reset (*stopped answering) and re-open (*stopped answering) failed"]
+    )
+    assert "recovered" not in (_tests(fake)["test_one"]["recovery"] or "")
+
+
+def test_a_device_failing_test_after_test_is_broken_after_three(fake):
+    fake.plan(payload_failures=99)
     fake.makepyfile(DEVICE_TESTS + "\ndef test_four(speck):\n    speck.deploy().replay(EVENTS)\n")
     result = fake.runpytest("-rs")
     result.assert_outcomes(passed=1, failed=3, skipped=1)

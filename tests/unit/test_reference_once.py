@@ -6,7 +6,7 @@ from test_analysis_synops import two_layer_net
 
 from hil import synthetic
 from hil.analysis.synops import synops_report
-from hil.backends import open_device, sinabs_backend
+from hil.backends import open_device, simulate
 from hil.backends.torch_threads import TORCH_THREADS_ENV, torch_threads
 from hil.checks import HilMeasure
 from hil.emulator.samna import device as emulated_devices
@@ -17,13 +17,13 @@ from hil.environment import check_environment
 def forwards(monkeypatch) -> list[int]:
     """Counts sinabs forwards of a network (the reference, SNNAnalyzer's or any other)."""
     calls: list[int] = []
-    forward = sinabs_backend.forward
+    forward = simulate.forward
 
     def counted(network, *args, **kwargs):
         calls.append(len(args[1]))
         return forward(network, *args, **kwargs)
 
-    monkeypatch.setattr(sinabs_backend, "forward", counted)
+    monkeypatch.setattr(simulate, "forward", counted)
     return calls
 
 
