@@ -93,7 +93,7 @@ class HilMeasure(Measure):
                 f"{prefix}delay_max", report.max_us, "µs", upper=report.max_delay_us, note=where
             )
         )
-        self.add(Measurement(f"{prefix}delay_p99", report.p99_us, "µs", upper=report.max_delay_us))
+        self.add(Measurement(f"{prefix}delay_p99", report.p99_us, "µs", better="lower"))
         self.add(Measurement(f"{prefix}delay_p50", report.p50_us, "µs", better="lower"))
         self.add(Measurement(f"{prefix}drain", report.drain_us, "µs", upper=report.max_drain_us))
         self.add(
