@@ -109,17 +109,18 @@ def test_threshold_low_zero_is_an_error(sim):
     assert "known chip bug" in format_core_table(report)
 
 
-def test_a_reset_mode_contradicting_the_network_is_a_warning(sim):
+def test_a_reset_mode_contradicting_the_network_is_an_error(sim):
     reset_trained = net(reset_fn=MembraneReset())
     contradicting = lint_deployment(sim.deploy(reset_trained, (2, 16, 16), reset="subtract"))
-    assert rules(contradicting) == {(WARNING, "reset-mode", 0), (WARNING, "reset-mode", 1)}
+    assert rules(contradicting) == {(ERROR, "reset-mode", 0), (ERROR, "reset-mode", 1)}
     assert "MembraneReset, which needs reset 'zero'" in contradicting.findings[0].message
     matching = lint_deployment(sim.deploy(reset_trained, (2, 16, 16), reset="zero"))
     assert matching.findings == []
     assert rules(check_network(net(), (2, 16, 16), reset="zero")) == {
-        (WARNING, "reset-mode", 0),
-        (WARNING, "reset-mode", 1),
+        (ERROR, "reset-mode", 0),
+        (ERROR, "reset-mode", 1),
     }
+    assert check_network(reset_trained, (2, 16, 16)).findings == []
 
 
 def test_a_shape_beyond_the_chip_limits_is_an_error(sim):

@@ -123,7 +123,7 @@ def test_reset_mode_reaches_the_configuration(sim):
         assert {
             mapping.config.cnn_layers[c].return_to_zero for c in mapping.layer2core.values()
         } == {expected}
-    with pytest.raises(ValueError, match="reset must be one of"):
+    with pytest.raises(ValueError, match="reset must be None or one of"):
         sim.deploy(two_layer_net(), (2, 16, 16), reset="leaky")
 
 

@@ -144,3 +144,15 @@ def test_time_stepped_device_records_stall_and_synops_as_skipped(quiet):
     assert measure.failures == []
     assert skipped[0].as_dict()["outcome"] == "skipped"
     assert "n/a" in str(skipped[0])
+
+
+def test_a_negative_pipeline_latency_is_refused_at_load(tmp_path):
+    """It gave delays of -999 µs, and no_stall passed."""
+    from hil.chip.profile import ProfileError, load_profile
+
+    lab = tmp_path / "lab.toml"
+    lab.write_text("[timing]\npipeline_latency_us = -1000\n")
+    with pytest.raises(ProfileError, match="pipeline_latency_us"):
+        load_profile("speck2f", override=lab)
+    with pytest.raises(ProfileError, match="pipeline_latency_us"):
+        open_device("sim", profile=lab)
