@@ -64,7 +64,7 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
     chip_profile = load_profile(spec.profile_name, override=profile)
     try:
         return _open(spec, chip_profile)
-    except DeviceError:
+    except (DeviceError, ValueError):  # the device's own error, or bad input (a profile)
         raise
     except Exception as exc:  # samna raises RuntimeError (and others) for a vanished board
         raise DeviceError(str(spec), f"failed while opening: {exc}") from exc
