@@ -180,8 +180,8 @@ def test_rate_lag_finds_a_shift(tmp_path):
 def test_lost_inputs_do_not_read_as_a_stall():
     """The issue's case: one input in 1000 lost (and one in 20) on a healthy chip read as
     226 ms (834 ms) of delay when each neuron's k-th spikes were paired."""
-    from fixtures.models import INPUT_SHAPE_34, scnn_34
     from hil.emulator.devkit import FaultPlan
+    from hil.examples import INPUT_SHAPE_34, scnn_34
     from hil.recordings import by_name
 
     rec = by_name("poisson_34")

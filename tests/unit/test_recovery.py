@@ -2,18 +2,16 @@
 network is loaded is a device error, not bad input; a silent device is not "recovered" by a
 soft reset, which needs no reply."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from fixtures.models import INPUT_SHAPE_34, scnn_34
 from hil import recordings, synthetic
 from hil.backends import DeployError, DeviceError, open_device
 from hil.cli import EXIT_DEVICE, main
 from hil.device_session import DeviceSession
 from hil.emulator.devkit import EmulatedDevkit, FaultPlan
 from hil.emulator.samna import device as emulated_devices
+from hil.examples import INPUT_SHAPE_34, scnn_34
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +52,7 @@ def test_a_device_that_vanishes_while_opening_is_a_device_error(monkeypatch, tmp
     monkeypatch.setattr(EmulatedDevkit, "get_stop_watch", vanished)
     with pytest.raises(DeviceError, match="failed while opening: device SIM0000 disconnected"):
         open_device("sim")
-    models = Path(__file__).resolve().parents[2] / "fixtures" / "models.py"
+    models = "hil.examples"
     recording = tmp_path / "r.h5"
     recordings.save(recording, synthetic.poisson(1_000, 0.05, size=(34, 34), seed=1), (34, 34, 2))
     code = main(["replay", "--recording", str(recording), "--model", f"{models}:scnn_34"])

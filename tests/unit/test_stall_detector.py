@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures.models import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, wide_kernel_128
 from hil import recordings
 from hil.analysis.agreement import agreement, reset_mode_verdict
 from hil.analysis.stall import stall_report
@@ -28,6 +27,7 @@ from hil.backends.base import Run
 from hil.chip.profile import load_profile
 from hil.emulator.samna import device as emulated_devices
 from hil.emulator.speck import Speck
+from hil.examples import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, wide_kernel_128
 
 pytestmark = pytest.mark.slow
 

@@ -2,20 +2,18 @@
 mode that contradicted the network by default, a check that raised on a device it cannot
 judge. Each of these failed before the fix."""
 
-from pathlib import Path
-
 import pytest
 import sinabs.layers as sl
 from sinabs.activation import MembraneReset
 from torch import nn
 
-from fixtures.models import INPUT_SHAPE_34, scnn_34, silent_34
 from hil import recordings, synthetic
 from hil.analysis.lints import ERROR, check_network
 from hil.backends import open_device
 from hil.checks import HilMeasure
 from hil.cli import main
 from hil.emulator.samna import device as emulated_devices
+from hil.examples import INPUT_SHAPE_34, scnn_34, silent_34
 from hil.measurement import Outcome
 
 
@@ -40,7 +38,7 @@ def quiet():
     )
 
 
-MODELS = Path(__file__).resolve().parents[2] / "fixtures" / "models.py"
+MODELS = "hil.examples"
 
 
 def by_name(measure: HilMeasure, name: str):
