@@ -35,7 +35,7 @@ what a stall verdict reads; the paired outputs give the distribution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -68,8 +68,8 @@ class OutputDelays:
     layer: np.ndarray
     unmatched_device: int
     unmatched_reference: int
-    window_cause_us: np.ndarray
-    window_delay_us: np.ndarray
+    window_cause_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    window_delay_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
 
     @property
     def matched(self) -> int:

@@ -170,7 +170,8 @@ def test_replay_prints_each_verdict_with_its_limit_and_exits_1_on_a_failed_one(
     strict.write_text("[stall]\nmax_delay_us = 1.0\n")
     assert main([*args, "--profile", str(strict)]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"^  poisson_34\.delay_max .* limit x ≤ 1 +fail +\(peak at", out, re.M)
+    failed = r"^  poisson_34\.delay_max .* limit x ≤ 1 +fail +\(peak for inputs at"
+    assert re.search(failed, out, re.M)
     assert re.search(r"^\d+ of \d+ verdicts failed$", out, re.M)
 
 
