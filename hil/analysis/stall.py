@@ -23,6 +23,9 @@ from hil.analysis.spikes import event_counts
 from hil.backends.base import Run
 
 RATE_BIN_US = 1000
+#: The most bins a rate series may have (2^20: 17 minutes of 1 ms bins); a longer run is
+#: binned more coarsely, so a recording with an hour-long gap costs no more than this.
+MAX_RATE_BINS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,15 @@ def stall_report(
 
 def rate_lag_us(run: Run, bin_us: int = RATE_BIN_US) -> float:
     """How far the output event-rate series lags the input's: the lag (≥ 0) at which their
-    cross-correlation peaks. Needs no model of the chip, so it works on any device."""
+    cross-correlation peaks. Needs no model of the chip, so it works on any device.
+
+    Bins are ``bin_us`` wide, or wider when the run spans more than ``MAX_RATE_BINS`` of
+    them: the answer is then as fine as those bins, and the arrays stay bounded."""
     if len(run.inputs) == 0 or len(run.outputs) == 0:
         return 0.0
     t0 = int(run.inputs["t"][0])
     end = max(int(run.inputs["t"][-1]), int(run.outputs["t"].max()))
+    bin_us = max(int(bin_us), -(-(end - t0 + 1) // MAX_RATE_BINS))
     n_bins = (end - t0) // bin_us + 1
     inputs = event_counts(run.inputs["t"], bin_us, t0, n_bins).astype(np.float64)
     outputs = event_counts(run.outputs["t"], bin_us, t0, n_bins).astype(np.float64)

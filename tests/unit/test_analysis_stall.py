@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 import sinabs.layers as sl
@@ -6,7 +8,7 @@ from torch import nn
 
 from hil import synthetic
 from hil.analysis.delay import match_outputs, output_delays
-from hil.analysis.stall import rate_lag_us, stall_report
+from hil.analysis.stall import MAX_RATE_BINS, rate_lag_us, stall_report
 from hil.backends import open_device
 from hil.emulator.samna import device as emulated_devices
 from hil.events import SPIKE_DTYPE
@@ -175,6 +177,31 @@ def test_rate_lag_finds_a_shift(tmp_path):
     shifted["t"] += 7_000
     run.outputs = shifted
     assert rate_lag_us(run) == 7_000
+
+
+def test_rate_lag_of_a_run_with_a_long_gap_stays_bounded():
+    """A recording with a 10-hour gap once asked the rate-lag FFT for gigabytes; its bins now
+    widen so the series stays within MAX_RATE_BINS, and the lag is found to within a bin."""
+    stimulus = synthetic.poisson(20_000, 0.3, size=(64, 64), seed=1)
+    run = replay(stimulus)
+    gap_us = 10 * 3600 * 1_000_000
+    late = run.inputs[-1:].copy()
+    late["t"] += gap_us
+    run.inputs = np.concatenate([run.inputs, late])
+    shifted = run.outputs.copy()
+    shifted["t"] += 500_000
+    late = shifted[-1:].copy()
+    late["t"] += gap_us
+    run.outputs = np.concatenate([shifted, late])
+    tracemalloc.start()
+    try:
+        lag = rate_lag_us(run)
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    bin_us = -(-(int(run.outputs["t"][-1]) - int(run.inputs["t"][0]) + 1) // MAX_RATE_BINS)
+    assert abs(lag - 500_000) <= bin_us
+    assert peak_bytes < 40 * MAX_RATE_BINS * 8  # a few arrays of 2 × MAX_RATE_BINS floats
 
 
 def test_lost_inputs_do_not_read_as_a_stall():

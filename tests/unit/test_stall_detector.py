@@ -8,15 +8,20 @@
 - on the noisy chip, agreement with sinabs and the reset-mode verdict still hold.
 
 Each seed draws the chip's noise (and which inputs it loses) anew; the emulated chip runs
-directly (``Speck``), behind one deployment per network, so 50 seeds cost seconds, not minutes.
-``rates`` prints the table the README quotes.
+directly (``Speck``), behind one deployment per network. The seeds are split into chunks, each
+its own test, so ``pytest -n 2`` spreads them over both workers; each chunk adds its seeds to a
+tally the workers share, and the chunk that completes a chip's tally asserts and prints the
+rates over all seeds (the table the README quotes; ``-rP`` shows it).
 """
 
 import dataclasses
+import json
+import os
 
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 
 from hil import recordings
 from hil.analysis.agreement import agreement, reset_mode_verdict
@@ -31,7 +36,9 @@ from hil.examples import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, wide_kernel_1
 
 pytestmark = pytest.mark.slow
 
-SEEDS = int(__import__("os").environ.get("DETECTOR_SEEDS", "50"))
+SEEDS = int(os.environ.get("DETECTOR_SEEDS", "50"))
+CHUNK_SEEDS = 10  # seeds per test: about half a minute each
+CHUNKS = [range(start, min(start + CHUNK_SEEDS, SEEDS)) for start in range(0, SEEDS, CHUNK_SEEDS)]
 INPUT_LOSSES = (0.0, 0.01, 0.05)  # cycled over the seeds
 BURST_US = (475_000, 525_000)  # burst_128's 50 ms at 500 k ev/s
 CHIPS = ("deterministic", "noisy")
@@ -99,41 +106,75 @@ def queueing_peak_us(burst_demand, loss: float) -> float:
     )
 
 
-def rates(chip: str, healthy, overloaded, burst_demand) -> dict:
-    alarms = misses = far = 0
-    errors = []
-    for seed in range(SEEDS):
+def seed_results(chip: str, seeds: range, healthy, overloaded, burst_demand) -> dict:
+    """Per seed: whether the healthy run was judged stalled, whether the overloaded one was,
+    and the overloaded run's peak delay error against the queueing arithmetic."""
+    results = {}
+    for seed in seeds:
         run, _ = emulated_run(*healthy, chip, seed)
-        alarms += stall_report(run).stalled
+        alarm = stall_report(run).stalled
         run, loss = emulated_run(*overloaded, chip, seed)
         report = stall_report(run)
-        misses += not report.stalled
-        expected = queueing_peak_us(burst_demand, loss)
-        errors.append(report.max_us / expected - 1)
-        far += abs(errors[-1]) > 0.15
+        results[str(seed)] = {
+            "false_alarm": alarm,
+            "miss": not report.stalled,
+            "peak_error": report.max_us / queueing_peak_us(burst_demand, loss) - 1,
+        }
+    return results
+
+
+@pytest.fixture(scope="module")
+def tally(tmp_path_factory):
+    """Adds a chunk's results to the chip's tally, which every xdist worker of the session
+    shares; returns the whole tally once it holds every seed, else None."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's directory, above each worker's own
+    path = root / "stall-detector-tally.json"
+
+    def add(chip: str, results: dict) -> dict | None:
+        with FileLock(f"{path}.lock"):
+            tallies = json.loads(path.read_text()) if path.exists() else {}
+            tallies.setdefault(chip, {}).update(results)
+            path.write_text(json.dumps(tallies))
+        return tallies[chip] if len(tallies[chip]) == SEEDS else None
+
+    return add
+
+
+def rates(chip: str, results: dict) -> dict:
+    errors = [result["peak_error"] for result in results.values()]
     table = {
         "chip": chip,
-        "false_alarms": alarms / SEEDS,
-        "misses": misses / SEEDS,
+        "seeds": len(results),
+        "false_alarms": sum(result["false_alarm"] for result in results.values()),
+        "misses": sum(result["miss"] for result in results.values()),
         "peak_error_median": float(np.median(errors)),
         "peak_error_worst": float(max(errors, key=abs)),
-        "peaks_off_by_more_than_15%": far,
+        "peaks_within_15%": sum(abs(error) <= 0.15 for error in errors),
     }
-    print(f"\nstall detector over {SEEDS} seeds: {table}")
+    print(f"\nstall detector over {len(results)} seeds: {table}")
     return table
 
 
+@pytest.mark.parametrize("seeds", CHUNKS, ids=lambda seeds: f"seeds{seeds.start}-{seeds.stop - 1}")
 @pytest.mark.parametrize("chip", CHIPS)
-def test_stall_detector_rates(chip, healthy, overloaded, burst_demand):
-    table = rates(chip, healthy, overloaded, burst_demand)
-    assert table["false_alarms"] == 0
-    assert table["misses"] == 0
+def test_stall_detector(chip, seeds, healthy, overloaded, burst_demand, tally):
+    results = seed_results(chip, seeds, healthy, overloaded, burst_demand)
+    alarms = [seed for seed, result in results.items() if result["false_alarm"]]
+    misses = [seed for seed, result in results.items() if result["miss"]]
+    assert not alarms, f"healthy runs judged stalled, seeds {alarms}"
+    assert not misses, f"overloaded runs not judged stalled, seeds {misses}"
+    everything = tally(chip, results)
+    if everything is None:
+        return  # another chunk completes the tally
+    table = rates(chip, everything)
     if chip == "noisy":
         return  # its peak error is measured and printed, not yet within 15 % (README)
     assert abs(table["peak_error_median"]) < 0.15
     # with 5 % of inputs lost, a few runs find the delay in too few windows near the end of
     # the burst and read its peak up to about a quarter low (README, stall detector)
-    assert table["peaks_off_by_more_than_15%"] <= 0.1 * SEEDS
+    assert table["peaks_within_15%"] >= 0.9 * SEEDS
 
 
 def test_noisy_chip_agreement_and_reset_verdict(device):
