@@ -9,6 +9,7 @@ and the emulated one.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from types import ModuleType
 from typing import Any
 
@@ -40,8 +41,9 @@ class PowerSampler:
     def samples(self) -> np.ndarray:
         """The samples since the last ``clear``, stamped on or after the stop watch's zero."""
         with collector_paused():
-            rows = [(e.timestamp, e.channel, e.value) for e in self._sink.get_events()]
-        samples = np.array(rows, dtype=POWER_DTYPE) if rows else empty_power()
+            events = self._sink.get_events()
+            fields = map(attrgetter("timestamp", "channel", "value"), events)
+            samples = np.fromiter(fields, dtype=POWER_DTYPE, count=len(events))
         return samples[samples["t"] >= 0]
 
     def close(self) -> None:
@@ -59,7 +61,3 @@ def open_power_sampler(samna: ModuleType, handle: Any) -> PowerSampler | None:
         return PowerSampler(samna, handle)
     except Exception:  # samna raises RuntimeError (and others) for a board without one
         return None
-
-
-def empty_power() -> np.ndarray:
-    return np.zeros(0, dtype=POWER_DTYPE)

@@ -92,6 +92,7 @@ N_ITEM_FIELDS = 5
 DONE = 0
 STACK_FULL = 1
 OUTPUT_FULL = 2
+PERIODS_FULL = 3
 
 # Noise parameters (``noise`` array), in the order ``NoiseModel`` lists them.
 INPUT_LOSS = 0
@@ -283,12 +284,23 @@ def _emit(out, out_t, n_out, layer, x, y, feature, t):
 
 
 @njit(cache=True)
+def _split_served(served, first_row, last_row, core, start, end, origin_us, period_us, rate):
+    """Add the SynOps a core serves from ``start`` to ``end`` (µs, at ``rate`` SynOps/µs)
+    to the periods ``first_row``..``last_row`` of ``served`` by the time spent in each."""
+    for row in range(first_row, last_row + 1):
+        period_start = origin_us + row * period_us
+        overlap = min(end, period_start + period_us) - max(start, period_start)
+        served[row, core] += max(overlap, 0.0) * rate
+
+
+@njit(cache=True)
 def run_events(
     in_layer, in_x, in_y, in_feature, in_t, next_input,
     items, times, top, out, out_t, n_out,
     geometry, ranges, routes, dvs, weights, biases, states,
     synops_per_us, latency_us, timing, busy_until, ticks_done, decimator_count,
     tick_origin_us, tick_period_us, noisy, noise, stochastic, rng, synops_served,
+    period_us, first_period, served,
 ):  # fmt: skip
     """Process inputs from ``next_input`` on; return (status, next_input, top, n_out).
 
@@ -304,9 +316,17 @@ def run_events(
     item, the loop returns STACK_FULL or OUTPUT_FULL with that item still on the stack; the
     caller enlarges the buffer and calls again with the returned positions. ``states``,
     ``busy_until``, ``ticks_done``, ``decimator_count`` and ``synops_served`` (SynOps each
-    core has executed, for the power model) are updated in place.
+    core has executed) are updated in place.
+
+    With ``period_us`` > 0, ``served[p - first_period, core]`` counts the SynOps ``core``
+    serves in period p (chip time ``p * period_us`` up to the next period), when it serves
+    them (after any wait in its queue): the power monitor's samples, from one pass over the
+    events. A period past the end of ``served`` returns PERIODS_FULL like a full stack.
     """
     n_in = in_layer.shape[0]
+    counting = period_us > 0
+    origin_us = first_period * period_us if counting else 0.0
+    per_period = 1.0 / period_us if counting else 0.0
     stack_capacity = items.shape[0]
     out_capacity = out.shape[0]
     while True:
@@ -342,9 +362,24 @@ def run_events(
             )
             if current + synops + 1 > stack_capacity:
                 return STACK_FULL, next_input, top, n_out
+            start = max(arrival, busy_until[layer]) if timing else arrival
+            end = start + synops / synops_per_us[layer] if timing else start
+            if counting:
+                # Chip time never goes below the origin; int() is floor here, and cheaper
+                # than float // (an fmod per call, which doubled the cost of a delivery).
+                first_row = int(max(start - origin_us, 0.0) * per_period)
+                last_row = int(max(end - origin_us, 0.0) * per_period)
+                if last_row >= served.shape[0]:
+                    return PERIODS_FULL, next_input, top, n_out
+                if first_row == last_row:
+                    served[first_row, layer] += synops
+                else:
+                    _split_served(
+                        served, first_row, last_row, layer, start, end,
+                        origin_us, period_us, synops_per_us[layer],
+                    )  # fmt: skip
             top = current
             synops_served[layer] += synops
-            start = max(arrival, busy_until[layer]) if timing else arrival
             if geometry[layer, LEAK]:
                 leak_until(
                     layer, start, geometry, biases, states,
@@ -352,7 +387,7 @@ def run_events(
                 )  # fmt: skip
             done = arrival
             if timing:
-                busy_until[layer] = start + synops / synops_per_us[layer]
+                busy_until[layer] = end
                 done = busy_until[layer] + latency_us
             if not noisy:
                 top = _integrate(

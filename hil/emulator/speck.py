@@ -55,6 +55,9 @@ State across calls
   - Neuron states, queues (``busy_until``), decimator counters, leak ticks and chip time
     persist across ``run`` calls; inputs of a later call may not start before the chip time
     already reached. ``reset()`` restores ``initial_states`` and zeroes everything else.
+  - ``count_served_per_period(period_us)`` counts the SynOps each core serves per period of
+    chip time, when it serves them (an event's service spanning a period boundary is split by
+    time), in the same pass as everything else; the emulated power monitor samples from it.
   - ``seed`` (default ``profile.noise.seed``) seeds the chip's noise generator; the stream
     continues across ``run`` calls and ``reset()`` does not rewind it.
 
@@ -126,6 +129,7 @@ class Speck:
         self._item_times = np.empty(4096, np.float64)
         self._synops_per_us = np.asarray(self.profile.synops_per_s[:N_CORES], np.float64) / 1e6
         self._slow_clk_hz = float(self.profile.slow_clk_hz)
+        self._period_us = 0.0  # 0: SynOps are not counted per period
         self.reset()
 
     @property
@@ -140,6 +144,8 @@ class Speck:
         self._ticks_done = np.zeros(N_CORES, np.int64)
         self._decimator_count = np.zeros(N_CORES, np.int64)
         self._synops_served = np.zeros(N_CORES, np.int64)
+        self._served = np.zeros((64, N_CORES), np.float64)
+        self._first_period = 0
         self._now_us = 0.0
         self._tick_origin_us = 0.0
         self._tick_period_us = 1e6 / self._slow_clk_hz
@@ -148,6 +154,35 @@ class Speck:
     def synops_served(self) -> np.ndarray:
         """SynOps each core has executed since ``reset()`` (a copy)."""
         return self._synops_served.copy()
+
+    def count_served_per_period(self, period_us: float | None) -> None:
+        """From chip time now on, count the SynOps each core serves per period of
+        ``period_us`` chip time (periods start at chip time zero), or stop with None. The
+        count follows the cores' queues: work is counted when a core serves it. Read the
+        counts with ``take_served_per_period``."""
+        if period_us is not None and not period_us > 0:
+            raise ValueError(f"a counting period must be positive; got {period_us} µs")
+        self._period_us = float(period_us or 0.0)
+        self._served[:] = 0.0
+        self._first_period = int(self._now_us // self._period_us) if self._period_us else 0
+
+    def take_served_per_period(self) -> tuple[int, np.ndarray]:
+        """The SynOps each core served in each whole period the chip time has passed and not
+        taken yet: (the first period's index, float64 (periods, cores)). No work can reach a
+        period once chip time has passed it, so these counts are final."""
+        if not self._period_us:
+            raise RuntimeError("SynOps are not counted per period: call count_served_per_period")
+        first = self._first_period
+        count = int(self._now_us // self._period_us) - first
+        if count <= 0:
+            return first, np.zeros((0, N_CORES), np.float64)
+        taken = np.zeros((count, N_CORES), np.float64)
+        kept = min(count, len(self._served))
+        taken[:kept] = self._served[:kept]
+        self._served[: len(self._served) - kept] = self._served[kept:]
+        self._served[len(self._served) - kept :] = 0.0
+        self._first_period = first + count
+        return first, taken
 
     def set_slow_clk_rate(self, hz: float) -> None:
         """Change the slow-clock (leak) rate from the current chip time on."""
@@ -200,12 +235,15 @@ class Speck:
                 self.timing, self._busy_until, self._ticks_done, self._decimator_count,
                 self._tick_origin_us, self._tick_period_us,
                 self._noisy, self._noise, self._stochastic, self._rng_state,
-                self._synops_served,
+                self._synops_served, self._period_us, self._first_period, self._served,
             )  # fmt: skip
             if status == kernels.DONE:
                 return out[:n_out], out_t[:n_out]
             if status == kernels.STACK_FULL:
                 self._items, self._item_times = _doubled(self._items), _doubled(self._item_times)
+            elif status == kernels.PERIODS_FULL:
+                self._served = _doubled(self._served)
+                self._served[len(self._served) // 2 :] = 0.0
             else:
                 out, out_t = _doubled(out), _doubled(out_t)
 

@@ -83,6 +83,20 @@ def test_an_overloaded_core_draws_no_more_than_it_can_serve(stream):
     assert report.peak_w == pytest.approx(ceiling, rel=1e-6)
 
 
+def test_sampling_leaves_the_chip_s_outputs_as_they_are(stream):
+    with open_device("sim") as speck:
+        board = emulated_devices.emulated_devkit("SIM0000")
+        board.use_profile(truth())
+        deployment = speck.deploy(
+            one_core_net(), (2, 32, 32), reset="zero", monitor="all", layer2core_map={0: 3}
+        )
+        sampled = deployment.replay(stream, timeout_s=60)
+        board.get_power_monitor().stop_auto_power_measurement()
+        unsampled = deployment.replay(stream, timeout_s=60)
+    assert len(sampled.power) and not len(unsampled.power)
+    assert np.array_equal(sampled.outputs, unsampled.outputs)
+
+
 def test_monitor_noise_is_seeded_and_sized_as_the_profile_says(stream):
     first = replay_on(truth(noise=1e-5), stream).power
     second = replay_on(truth(noise=1e-5), stream).power

@@ -9,13 +9,14 @@ stop watch (µs).
 The power itself comes from the emulated chip's profile (``[power]``): each rail draws its
 idle power, plus its share of the energy of every SynOp a core executes. A core executes
 SynOps at most at its ``synops_per_s``, so work that waits in a core's queue is drawn when it
-is served, not when it arrives (a fluid queue per core over the sample periods). Samples
-exist for the chip time that events have covered: emulated time moves with the events.
+is served, not when it arrives: the chip model counts the SynOps each core serves per sample
+period as it runs the events (``Speck.count_served_per_period``), in the same single pass that
+computes the outputs. Samples exist for the chip time that events have covered: emulated time
+moves with the events.
 """
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,9 @@ class Measurement:
     __slots__ = ("channel", "timestamp", "value")
 
     def __init__(self, channel: int = 0, value: float = 0.0, timestamp: int = 0):
-        self.channel, self.value, self.timestamp = int(channel), float(value), int(timestamp)
+        """Fields are kept as given (the monitor gives ints and floats): samples come by the
+        hundred per second of chip time."""
+        self.channel, self.value, self.timestamp = channel, value, timestamp
 
     def __repr__(self) -> str:
         fields = f"channel={self.channel}, value={self.value}, timestamp={self.timestamp}"
@@ -62,6 +65,9 @@ class PowerMonitor:
 
     def stop_auto_power_measurement(self) -> None:
         self._period_us = None
+        if self._speck is not None:
+            self._speck.count_served_per_period(None)
+            self._speck = None
 
     @property
     def running(self) -> bool:
@@ -72,59 +78,39 @@ class PowerMonitor:
         return self._devkit.profile.power
 
     def run(self, speck: Any, spikes: np.ndarray, offset_us: float) -> np.ndarray:
-        """``speck.run(spikes)``, sampling power on the way: the events are run period by
-        period so the SynOps each core executes are known per sample period."""
+        """``speck.run(spikes)``, then the samples of every sample period the chip time has
+        passed (the chip counts the SynOps each core serves per period as it runs)."""
         if not self.running:
             return speck.run(spikes)
         self._follow(speck)
-        period = self._period_us
-        if not len(spikes):
-            return speck.run(spikes)
-        index = (spikes["t"] // period).astype(np.int64)
-        bounds = [0, *(np.flatnonzero(np.diff(index)) + 1).tolist(), len(spikes)]
-        outputs = []
-        for start, stop in pairwise(bounds):
-            chunk = spikes[start:stop]  # slices, not np.split: no copies per period
-            self._close_until(int(chunk["t"][0] // period), offset_us)
-            before = speck.synops_served
-            outputs.append(speck.run(chunk))
-            self._arrived += speck.synops_served - before
-        self._close_until(int(speck.now_us // period), offset_us)
-        merged = np.concatenate(outputs)
-        if np.all(merged["t"][1:] >= merged["t"][:-1]):
-            return merged
-        return merged[np.argsort(merged["t"], kind="stable")]
+        outputs = speck.run(spikes)
+        self._sample(*speck.take_served_per_period(), offset_us)
+        return outputs
 
     def _follow(self, speck: Any) -> None:
-        """A new chip (a configuration was applied): its time starts again at zero."""
+        """A new chip (a configuration was applied), or the monitor (re)started: count from
+        the chip's time now."""
         if speck is self._speck:
             return
         self._speck = speck
-        self._period = int(speck.now_us // self._period_us)
-        cores = len(speck.synops_served)
-        self._arrived = np.zeros(cores, np.float64)
-        self._backlog = np.zeros(cores, np.float64)
-        model, period_s = self._model, self._period_us / 1e6
-        self._capacity = np.asarray(speck.profile.synops_per_s[:cores], np.float64) * period_s
+        speck.count_served_per_period(self._period_us)
+        model, cores = self._model, len(speck.synops_served)
         self._energy = np.asarray(model.energy_per_synop_j[:cores], np.float64)
         self._share = np.asarray(model.synop_rail_share, np.float64)
         self._idle = np.asarray(model.idle_w, np.float64)
 
-    def _close_until(self, period: int, offset_us: float) -> None:
-        """Emit the samples of every period before ``period``."""
-        noise = self._model.sample_noise_w
+    def _sample(self, first: int, served: np.ndarray, offset_us: float) -> None:
+        """Emit one sample per rail for each period in ``served`` (SynOps per period and
+        core, from period ``first`` on)."""
+        if not len(served):
+            return
         period_s = self._period_us / 1e6
-        samples = []
-        while self._period < period:
-            waiting = self._backlog + self._arrived
-            served = np.minimum(waiting, self._capacity)
-            self._backlog = waiting - served
-            self._arrived[:] = 0.0
-            watts = self._idle + self._share * float(served @ self._energy) / period_s
-            if noise:
-                watts = watts + self._rng.normal(0.0, noise, len(watts))
-            self._period += 1
-            stamp = round(self._period * self._period_us - offset_us)
-            samples += [Measurement(rail, w, stamp) for rail, w in enumerate(watts.tolist())]
-        if samples:
-            self._source.receive(samples)
+        watts = self._idle + np.outer(served @ self._energy / period_s, self._share)
+        noise = self._model.sample_noise_w
+        if noise:
+            watts += self._rng.normal(0.0, noise, watts.shape)
+        periods, rails = watts.shape
+        ends = np.arange(first + 1, first + 1 + periods) * self._period_us - offset_us
+        stamps = np.repeat(np.rint(ends).astype(np.int64), rails).tolist()
+        channels = np.tile(np.arange(rails), periods).tolist()
+        self._source.receive(list(map(Measurement, channels, watts.ravel().tolist(), stamps)))
