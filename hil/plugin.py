@@ -237,6 +237,11 @@ def option_origin(config: pytest.Config, dest: str) -> str:
     return {"env": opt.env, "ini": f"ini {opt.ini}"}.get(source, opt.flag)
 
 
+def option_given(config: pytest.Config, dest: str) -> bool:
+    """Whether the user set an option (command line, environment or ini), not its default."""
+    return _lookup(config, dest)[1] != "default"
+
+
 def path_option(config: pytest.Config, dest: str) -> Path | None:
     """A path option: relative to where pytest was started when given on the command line
     or in the environment, to the ini file's folder when it comes from the ini, to the
@@ -372,7 +377,7 @@ class HilPlugin:
 
     def __init__(self, config: pytest.Config):
         self.config = config
-        check_session_inputs(config, option, path_option, option_origin)
+        check_session_inputs(config, option, path_option, option_origin, option_given)
         try:
             self.spec = parse_device_spec(option(config, "device"))
             self.profile_path = path_option(config, "profile")

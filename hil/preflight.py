@@ -17,6 +17,7 @@ import pytest
 
 from hil.environment import check_environment
 from hil.files import unwritable_dir, unwritable_file
+from hil.recording_folders import folder_problem
 
 
 def check_session_inputs(
@@ -24,9 +25,11 @@ def check_session_inputs(
     option: Callable[[pytest.Config, str], object],
     path_option: Callable[[pytest.Config, str], Path | None],
     origin: Callable[[pytest.Config, str], str],
+    given: Callable[[pytest.Config, str], bool],
 ) -> None:
     """Raise ``pytest.UsageError`` for the first bad input. ``option``/``path_option`` read an
-    option as the plugin does; ``origin`` names where a value came from (flag, variable)."""
+    option as the plugin does; ``origin`` names where a value came from (flag, variable);
+    ``given`` says whether the user set it (command line, environment or ini)."""
     option(config, "hil_pictures")  # refuses a value outside its choices
     option(config, "hil_summary")
     report = path_option(config, "hil_report")
@@ -36,8 +39,12 @@ def check_session_inputs(
     if artifacts is not None:
         _refuse(unwritable_dir(artifacts), origin(config, "hil_artifacts"), artifacts)
     recordings = path_option(config, "recordings")
-    if recordings is not None and recordings.exists() and not recordings.is_dir():
-        _refuse("is not a folder", origin(config, "recordings"), recordings)
+    if recordings is not None:
+        # The default folder may be absent (names then come from the shipped examples); a
+        # folder the user named must be there, or their own recordings would be missed.
+        problem = folder_problem(recordings)
+        if problem == "is not a folder" or (problem and given(config, "recordings")):
+            _refuse(problem, origin(config, "recordings"), recordings)
     try:
         check_environment()
     except ValueError as exc:

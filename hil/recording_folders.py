@@ -45,6 +45,26 @@ def by_name(name: str, folder: str | os.PathLike | None = None) -> recordings.Re
     )
 
 
+def folder_problem(folder: str | os.PathLike) -> str | None:
+    """What is wrong with ``folder`` as a recordings folder someone named, or None."""
+    folder = Path(folder)
+    if not folder.exists():
+        return "no such folder"
+    if not folder.is_dir():
+        return "is not a folder"
+    return None
+
+
+def check_environment_folder() -> Path:
+    """``$HIL_RECORDINGS``, refused when it names no folder: a name would otherwise be looked
+    up among the shipped examples only, and a lab's own recordings silently missed."""
+    folder = Path(os.environ[recordings.RECORDINGS_ENV])
+    problem = folder_problem(folder)
+    if problem:
+        raise ValueError(f"{recordings.RECORDINGS_ENV} {folder}: {problem}")
+    return folder
+
+
 def describe(folder: Path) -> str:
     """One line for a session header: which folder names are looked up in."""
     if _same(folder, SHIPPED):

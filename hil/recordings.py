@@ -568,6 +568,10 @@ def read_manifest(directory: str | os.PathLike | None = None) -> dict[str, Manif
     directory = recordings_dir(directory)
     path = directory / MANIFEST
     problem = unreadable_file(path)
+    if problem == "no such file" and not directory.is_dir():
+        raise RecordingError(
+            directory, "no such folder" if not directory.exists() else "is not a folder"
+        )
     if problem == "no such file":
         raise RecordingError(path, "no manifest here (see `speck-hil recordings --help`)")
     if problem:
@@ -604,6 +608,15 @@ def _manifest_entry(path: Path, directory: Path, name: str, raw: object) -> Mani
     relative = Path(file)
     if relative.is_absolute() or ".." in relative.parts:
         raise bad(f"file {file!r} is outside the manifest's folder; entries must stay inside it")
+    try:
+        target = (directory / relative).resolve()
+    except (OSError, RuntimeError) as exc:  # a loop of links
+        raise bad(f"file {file!r} cannot be followed: {_short(exc)}") from None
+    if not target.is_relative_to(directory.resolve()):
+        raise bad(
+            f"file {file!r} is a link to {target}, outside the manifest's folder; "
+            "entries must stay inside it (copy the file in, or `speck-hil recordings add` it)"
+        )
     for key in ("duration_us", "events"):
         if isinstance(raw[key], bool) or not isinstance(raw[key], int) or raw[key] < 0:
             raise bad(f"{key} must be a whole number ≥ 0, not {raw[key]!r}")

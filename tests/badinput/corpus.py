@@ -300,9 +300,20 @@ def _entry(file: str = "a.h5", size: str = "[34, 34, 2]", **fields: str) -> str:
     return text
 
 
+def _linked_out(folder: Path) -> str:
+    """A recordings folder whose ``a.h5`` is a link to a file outside it; the entry itself
+    matches the file, so only the link gives it away."""
+    library = Path(_manifest(_entry())(folder))
+    outside = folder / "outside.h5"
+    os.replace(library / "a.h5", outside)
+    (library / "a.h5").symlink_to(outside)
+    return str(library)
+
+
 BAD_MANIFESTS = [
     Bad("entry-outside-folder", _manifest(_entry(file="../../etc/passwd")), "outside"),
     Bad("entry-absolute", _manifest(_entry(file="/etc/passwd")), "outside"),
+    Bad("entry-links-outside", _linked_out, "'a.h5' is a link to"),
     Bad("sensor-size-differs", _manifest(_entry(size="[128, 128, 2]")), "sensor_size"),
     Bad("duration-differs", _manifest(_entry(duration="5")), "duration_us"),
     Bad("events-differ", _manifest(_entry(events="7")), "events"),
@@ -343,6 +354,22 @@ BAD_OPTIONS = [
         "--hil-artifacts",
     ),
     Bad("scope-garbage", lambda folder: "--device-scope=forever", "--device-scope"),
+    Bad(
+        "recordings-missing",
+        lambda folder: f"--recordings={folder / 'nowhere'}",
+        "--recordings",
+    ),
+    Bad(
+        "recordings-env-missing",
+        lambda folder: "-q",
+        "HIL_RECORDINGS",
+        env={"HIL_RECORDINGS": "nowhere"},
+    ),
+    Bad(
+        "recordings-is-a-file",
+        lambda folder: f"--recordings={_file_in_the_way(folder)}",
+        "--recordings",
+    ),
     Bad("device-garbage", lambda folder: "--device=toaster", "toaster"),
     Bad(
         "sim-devkits-garbage",

@@ -324,7 +324,7 @@ def test_manifest_cli(bad, untouched, capsys):
     one_line(err, bad.names)
 
 
-@pytest.mark.parametrize("bad", BAD_MANIFESTS[:3], ids=repr)
+@pytest.mark.parametrize("bad", BAD_MANIFESTS[:4], ids=repr)
 def test_manifest_pytest(bad, pytester):
     library = bad.build(pytester.path)
     pytester.makepyfile(
@@ -333,6 +333,33 @@ def test_manifest_pytest(bad, pytester):
     result = pytester.runpytest("--recordings", library)
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines([f"*RecordingError: *{bad.names}*"])
+
+
+def test_a_link_within_the_folder_is_followed(tmp_path):
+    library = tmp_path / "library"
+    (library / "store").mkdir(parents=True)
+    path = recordings.save(library / "store" / "a.h5", good_events(), (34, 34, 2))
+    (library / "a.h5").symlink_to(path)
+    recordings.write_manifest(library, {"a": recordings.manifest_entry("a", library / "a.h5", "")})
+    assert len(recordings.by_name("a", library)) == len(good_events())
+
+
+def test_a_linked_recordings_folder_is_fine(tmp_path):
+    """The repository's own ``recordings/`` is a link to the shipped examples."""
+    (tmp_path / "linked").symlink_to(REPO / "hil" / "data" / "recordings")
+    assert len(recordings.by_name("poisson_34", tmp_path / "linked")) > 0
+
+
+def test_a_missing_recordings_folder_cli(tmp_path, capsys, monkeypatch):
+    missing = tmp_path / "nowhere"
+    code, out, err = cli(capsys, "recordings", "verify", "--dir", missing)
+    assert code == EXIT_BAD_INPUT
+    assert one_line(err, str(missing)).endswith("no such folder")
+    monkeypatch.setenv("HIL_RECORDINGS", str(missing))
+    code, out, err = cli(capsys, "replay", "--model", GOOD_MODEL, "--recording", "poisson_34")
+    assert code == EXIT_BAD_INPUT
+    assert out == ""
+    one_line(err, f"HIL_RECORDINGS {missing}: no such folder")
 
 
 # --- options and environment of a pytest session: checked before any test -----------------------
