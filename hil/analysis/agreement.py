@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hil.analysis.spikes import event_counts, neuron_keys
+from hil.analysis.spikes import neuron_keys
 from hil.backends.base import RESET_MODES, Deployment, Run
 from hil.backends.deploy import reset_mode_of
 from hil.recordings import Recording
@@ -93,8 +93,7 @@ def agreement(
                 count_distance=_relative_distance(*counts),
                 count_error=abs(len(device) - len(ref)) / max(len(ref), 1),
                 rate_distance=_relative_distance(
-                    event_counts(device["t"], bin_us, start, n_bins),
-                    event_counts(ref["t"], bin_us, start, n_bins),
+                    *_occupied_bin_counts(device["t"], ref["t"], start, bin_us, n_bins)
                 ),
                 class_agreement=(
                     _class_agreement(device, ref, start, end, class_window_us or end - start)
@@ -185,26 +184,53 @@ def _relative_distance(device: np.ndarray, reference: np.ndarray) -> float:
     return float(difference / scale)
 
 
+def _occupied_bin_counts(
+    device_t: np.ndarray, reference_t: np.ndarray, start: int, bin_us: int, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Events per ``bin_us`` bin of each run, over the bins either run has events in.
+
+    Bins empty in both add nothing to a distance or a norm, so leaving them out changes no
+    figure; an array over every bin of the span would grow with the run's silences (a
+    10-hour gap is 3.6 million 10 ms bins) instead of with its events.
+    """
+    bins = [(np.asarray(t, dtype=np.int64) - start) // bin_us for t in (device_t, reference_t)]
+    bins = [b[(b >= 0) & (b < n_bins)] for b in bins]
+    _, index = np.unique(np.concatenate(bins), return_inverse=True)
+    n_occupied = int(index.max(initial=-1)) + 1
+    return (
+        np.bincount(index[: len(bins[0])], minlength=n_occupied),
+        np.bincount(index[len(bins[0]) :], minlength=n_occupied),
+    )
+
+
 def _class_agreement(
     device: np.ndarray, reference: np.ndarray, start: int, end: int, window_us: int
 ) -> float:
+    """The fraction of windows, among those where either run spiked, whose most active
+    channel is the same; windows are counted only where there are spikes (see
+    ``_occupied_bin_counts``)."""
     n_windows = max(1, -(-(end - start) // window_us))
     n_classes = int(max(device["feature"].max(initial=0), reference["feature"].max(initial=0))) + 1
-    votes = [
-        _votes(spikes, start, window_us, n_windows, n_classes) for spikes in (device, reference)
+    windows = [
+        np.minimum((spikes["t"].astype(np.int64) - start) // window_us, n_windows - 1)
+        for spikes in (device, reference)
     ]
-    active = (votes[0].sum(axis=1) > 0) | (votes[1].sum(axis=1) > 0)
-    if not active.any():
+    _, index = np.unique(np.concatenate(windows), return_inverse=True)
+    n_active = int(index.max(initial=-1)) + 1
+    if n_active == 0:
         return float("nan")  # no window where either predicted a class
+    votes = [
+        _votes(spikes["feature"], window, n_active, n_classes)
+        for spikes, window in zip(
+            (device, reference), (index[: len(device)], index[len(device) :]), strict=True
+        )
+    ]
     same = votes[0].argmax(axis=1) == votes[1].argmax(axis=1)
-    return float(same[active].mean())
+    return float(same.mean())
 
 
-def _votes(
-    spikes: np.ndarray, start: int, window_us: int, n_windows: int, n_classes: int
-) -> np.ndarray:
-    window = np.minimum((spikes["t"] - start) // window_us, n_windows - 1)
-    flat = window.astype(np.int64) * n_classes + spikes["feature"].astype(np.int64)
+def _votes(features: np.ndarray, window: np.ndarray, n_windows: int, n_classes: int) -> np.ndarray:
+    flat = window.astype(np.int64) * n_classes + features.astype(np.int64)
     return np.bincount(flat, minlength=n_windows * n_classes).reshape(n_windows, n_classes)
 
 

@@ -459,6 +459,51 @@ def test_sinabs_reference_over_an_absurd_span_is_refused_before_allocation():
         spike_frames(spikes, (2, 128, 128), 1000)
 
 
+def _with_gap(run, gap_us: int, after_us: int):
+    """``run`` with ``gap_us`` of silence inserted at ``after_us`` in its inputs and outputs."""
+    from dataclasses import replace
+
+    shifted = {}
+    for name in ("inputs", "outputs"):
+        events = getattr(run, name).copy()
+        events["t"][events["t"] >= after_us] += gap_us
+        shifted[name] = events
+    return replace(run, **shifted)
+
+
+def test_agreement_over_a_long_gap_grows_with_events_not_span():
+    """A 10-hour silence must neither allocate per bin of the span (3.6 million 10 ms bins,
+    as it did) nor change a figure."""
+    import tracemalloc
+    from dataclasses import astuple, replace
+
+    from hil.analysis.agreement import agreement
+    from hil.examples import INPUT_SHAPE_34, scnn_34
+
+    rec = recordings.Recording.from_events(good_events(), (34, 34, 2))
+    with open_device("sim") as device:
+        run = device.deploy(scnn_34(), INPUT_SHAPE_34, monitor="all").replay(rec)
+    thinned = replace(run, outputs=run.outputs[::3])  # a chip that lost spikes
+    middle = int(run.inputs["t"][0]) + 50_000  # a bin and window boundary
+    gap = 10 * 3600 * 1_000_000
+    gapped, gapped_thinned = _with_gap(run, gap, middle), _with_gap(thinned, gap, middle)
+
+    tracemalloc.start()
+    try:
+        far = agreement(gapped_thinned, gapped)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"agreement allocated {peak / 2**20:.0f} MiB over the gap"
+    near = agreement(thinned, run)
+    assert [astuple(layer) for layer in far] == [astuple(layer) for layer in near]
+    assert 0 < far[-1].rate_distance < 1
+    windows = {"class_window_us": 50_000}
+    assert agreement(gapped_thinned, gapped, **windows)[-1].class_agreement == pytest.approx(
+        agreement(thinned, run, **windows)[-1].class_agreement
+    )
+
+
 @pytest.mark.parametrize(
     ("options", "names"),
     [
