@@ -438,16 +438,15 @@ def _devices(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     # torch and sinabs load only for a command that needs them
     from hil.analysis.agreement import exit_cores, silent_layers
-    from hil.models import check_takes_input, load_model
+    from hil.models import load_model
 
     if args.out:
         _writable(args.out, "--out")
     spec = backends.parse_device_spec(args.device)
-    profile = load_profile(spec.profile_name, override=args.profile)
+    load_profile(spec.profile_name, override=args.profile)  # refused before any work
     recording = _recording(args.recording)
     shape = args.input_shape or tuple(recording.sensor_size[i] for i in (2, 1, 0))
-    net = load_model(args.model)
-    check_takes_input(net, shape, args.model, profile)
+    net = load_model(args.model)  # an input shape it cannot take: refused by deploy
     with backends.open_device(args.device, profile=args.profile) as device:
         deployment = device.deploy(net, shape, reset=args.reset, monitor=args.monitor)
         run = deployment.replay(recording, timeout_s=args.timeout)
@@ -512,12 +511,11 @@ def _print_verdicts(run, monitor: str) -> bool:
 
 def _check(args: argparse.Namespace) -> int:
     from hil.analysis.lints import check_network, format_core_table
-    from hil.models import check_takes_input, load_model
+    from hil.models import load_model
 
     spec = backends.parse_device_spec(args.device)
     profile = load_profile(spec.profile_name, override=args.profile)
     net = load_model(args.model)
-    check_takes_input(net, args.input_shape, args.model, profile)
     report = check_network(
         net, args.input_shape, spec.device_type, profile=profile, reset=args.reset
     )

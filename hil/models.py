@@ -11,20 +11,15 @@ intent: it runs, as any Python file the user runs would.
 
 from __future__ import annotations
 
-import copy
 import importlib
 import importlib.util
 import inspect
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from hil.files import unreadable_file
-
-if TYPE_CHECKING:
-    from hil.chip.profile import ChipProfile
 
 SAVE_SAFELY = (
     "save the network with torch.save(net, PATH) using only torch and sinabs layers, or save "
@@ -167,34 +162,3 @@ def _checked(model: object, reference: str) -> torch.nn.Module:
     if not isinstance(model, torch.nn.Module):
         raise ModelError(f"{reference}: gave a {type(model).__name__}, not a torch module")
     return model
-
-
-def check_takes_input(
-    model: torch.nn.Module, shape: tuple[int, int, int], reference: str, profile: ChipProfile
-) -> None:
-    """Refuse, naming both shapes, an input the network cannot take (a 34×34 recording on a
-    network built for 64×64), before sinabs reports it as a matrix product that failed.
-
-    An input no chip takes is left to the chip's own limit check (in deploy, in ``check``),
-    and never built as a tensor here."""
-    from hil.backends.base import DeployError
-    from hil.backends.layers import UnsupportedLayer, check_input_shape, conversion_error
-
-    try:
-        check_input_shape(shape, profile)
-    except DeployError:
-        return
-    probe = copy.deepcopy(model)  # a forward pass leaves neuron state behind
-    try:
-        with torch.no_grad():
-            probe(torch.zeros((1, *shape)))
-    except RuntimeError as exc:
-        refusal = conversion_error(model, exc)
-        if isinstance(refusal, UnsupportedLayer):  # no input shape would do
-            raise refusal from None
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(
-            f"{reference}: does not take input of shape {','.join(map(str, shape))} (C,H,W): "
-            f"{detail}; give --input-shape C,H,W as the network was built for, or a recording "
-            "of that sensor size"
-        ) from None

@@ -22,7 +22,7 @@ import torch
 
 from hil.backends.base import DeployError
 from hil.backends.deploy import Mapping, core_shape, map_network, reset_mode_of
-from hil.backends.layers import UnsupportedLayer
+from hil.backends.layers import InputShapeError, UnsupportedLayer
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.memory import CoreShape, MemoryUse, check_core
 from hil.chip.profile import ChipProfile, MemoryTable, load_profile
@@ -143,8 +143,8 @@ def check_network(
             decimators={},
             layer2core_map="auto",
         )
-    except UnsupportedLayer:
-        raise  # bad input, not a finding: the network is not one a chip could run
+    except (UnsupportedLayer, InputShapeError):
+        raise  # bad input, not a finding: no chip could run the network on this input
     except DeployError as exc:
         finding = Finding(ERROR, "mapping", exc.layer, None, None, exc.limit, str(exc))
         return LintReport(findings=[finding], cores=[])

@@ -107,7 +107,7 @@ def map_network(
     try:
         network = DynapcnnNetwork(net, input_shape=input_shape, discretize=True)
     except Exception as exc:  # sinabs' own exceptions derive from Exception only
-        raise conversion_error(net, exc) from exc
+        raise conversion_error(net, exc, input_shape) from exc
     layers = cnn_layers(network)
     for index, layer in layers.items():
         _check_fits_some_core(index, layer, profile)

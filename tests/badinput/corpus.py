@@ -155,6 +155,17 @@ UNSUPPORTED_LAYERS = [
 ]
 
 
+#: Networks built for another input than the 2,16,16 the tests give them.
+WRONG_INPUT_SHAPE = [
+    Bad(
+        "linear-built-for-64x64",
+        _network("nn.Conv2d(2, 4, 3, stride=2), iaf(), nn.Flatten(), nn.Linear(3844, 10), iaf()"),
+        "layer 3 (Linear)",
+    ),
+    Bad("conv-built-for-3-channels", _network("nn.Conv2d(3, 4, 3), iaf()"), "layer 0 (Conv2d)"),
+]
+
+
 # --- profiles -----------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from corpus import (
     CODE_EXECUTION,
     MARKER,
     UNSUPPORTED_LAYERS,
+    WRONG_INPUT_SHAPE,
     Bad,
     good_events,
 )
@@ -160,7 +161,7 @@ def test_model_help_says_python_files_are_code(capsys):
 # --- networks the chip cannot run --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", UNSUPPORTED_LAYERS, ids=repr)
+@pytest.mark.parametrize("bad", UNSUPPORTED_LAYERS + WRONG_INPUT_SHAPE, ids=repr)
 def test_unsupported_layer_api(bad, untouched):
     net = load_model(untouched.build(bad))
     with open_device("sim") as device, pytest.raises(DeployError) as error:
@@ -168,12 +169,21 @@ def test_unsupported_layer_api(bad, untouched):
     one_line(str(error.value), bad.names)
 
 
-@pytest.mark.parametrize("bad", UNSUPPORTED_LAYERS, ids=repr)
+@pytest.mark.parametrize("bad", UNSUPPORTED_LAYERS + WRONG_INPUT_SHAPE, ids=repr)
 def test_unsupported_layer_cli(bad, untouched, capsys):
     reference = untouched.build(bad)
     code, _, err = cli(capsys, "check", "--model", reference, "--input-shape", "2,16,16")
     assert code == EXIT_BAD_INPUT
     one_line(err, bad.names)
+
+
+@pytest.mark.parametrize("bad", WRONG_INPUT_SHAPE, ids=repr)
+def test_wrong_input_shape_replay_cli(bad, untouched, capsys, tmp_path):
+    recording = recordings.save(tmp_path / "sixteen.h5", good_events()[:0], (16, 16, 2))
+    reference = untouched.build(bad)
+    code, _, err = cli(capsys, "replay", "--model", reference, "--recording", recording)
+    assert code == EXIT_BAD_INPUT
+    assert "does not take input of shape 2,16,16" in one_line(err, bad.names)
 
 
 def test_an_input_no_chip_takes_is_refused_before_sinabs_allocates(capsys):
@@ -201,6 +211,37 @@ def test_unsupported_layer_pytest(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["E  *layer 2 (MaxPool2d) is a pooling the chip cannot do*"])
+
+
+def test_wrong_input_shape_pytest(pytester):
+    """``speck.deploy`` in a lab's test: the same line as the command line's, as a DeployError."""
+    reference = WRONG_INPUT_SHAPE[0].build(pytester.path)
+    pytester.makepyfile(
+        f"""
+        import pytest
+        from hil.backends import DeployError
+        from hil.models import load_model
+
+        def test_deploys(speck):
+            speck.deploy(load_model({reference!r}), (2, 16, 16))
+
+        def test_is_a_deploy_error(speck):
+            with pytest.raises(DeployError) as error:
+                speck.deploy(load_model({reference!r}), (2, 16, 16))
+            assert error.value.layer == 3
+
+        def test_next_one_runs():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E  *InputShapeError: the network does not take input of shape 2,16,16 (C,H,W): "
+            "layer 3 (Linear) fails on it: mat1 and mat2 shapes cannot be multiplied*"
+        ]
+    )
 
 
 # --- profiles --------------------------------------------------------------------------------
