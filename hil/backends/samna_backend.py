@@ -41,6 +41,7 @@ from hil.backends.spec import DeviceSpec
 from hil.bulk import collector_paused
 from hil.chip.devices import SINK_BUFFERS, SOURCE_BUFFERS
 from hil.chip.profile import ChipProfile
+from hil.emulator.program import DVS_LAYER
 from hil.events import SPIKE_DTYPE
 
 #: Events per write: samna's event objects, and spike arrays on the emulated devkit.
@@ -251,7 +252,7 @@ class SamnaDevice(Device):
             if self.arrays:
                 self._source.write_array(part)
             else:
-                self._source.write(self._spikes(part))
+                self._source.write(self._input_events(part))
             if started is not None:  # the chunk's first event was due at part["t"][0]
                 late_us = (time.monotonic() - started) * 1e6 - int(part["t"][0])
                 self.last_host_lag_us = max(self.last_host_lag_us, late_us)
@@ -278,11 +279,15 @@ class SamnaDevice(Device):
         except Exception:  # the buffer went with the device: nothing more to keep
             return
 
-    def _spikes(self, inputs: np.ndarray) -> list[Any]:
-        """Input events as samna's event objects (the caller pauses the collector)."""
-        spike = self._chip.event.Spike
+    def _input_events(self, inputs: np.ndarray) -> list[Any]:
+        """Input events as samna's event objects (the caller pauses the collector): a
+        ``Spike`` names the core it enters; sensor events enter the DVS layer only as
+        ``DvsEvent`` (a Spike is never addressed to it)."""
+        spike, dvs_event = self._chip.event.Spike, self._chip.event.DvsEvent
         return [
-            spike(layer=layer, x=x, y=y, feature=feature, timestamp=t)
+            _dvs_event(dvs_event, x, y, feature, t)
+            if layer == DVS_LAYER
+            else spike(layer=layer, x=x, y=y, feature=feature, timestamp=t)
             for layer, x, y, feature, t in inputs.tolist()
         ]
 
@@ -413,6 +418,14 @@ def _check_quiet_in_device_time(
         f"still arriving at {recent / window_us * 1e6:,.0f} ev/s "
         f"({np.count_nonzero(late)} outputs after that)",
     )
+
+
+def _dvs_event(dvs_event: type, x: int, y: int, p: int, t: int) -> Any:
+    """A samna ``DvsEvent``, built field by field: samna documents no keyword constructor
+    for it, and its polarity is a bool."""
+    event = dvs_event()
+    event.x, event.y, event.p, event.timestamp = x, y, bool(p), t
+    return event
 
 
 def _to_array(events: list[Any]) -> np.ndarray:
