@@ -16,13 +16,16 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from hil.history.records import HistoryError, RunEntry
+
+R = TypeVar("R")
 
 SCHEMA_VERSION = 1
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -331,23 +334,15 @@ class HistoryStore:
             .scalar_subquery()
         )
         query = sa.select(runs, count.label("n_results")).order_by(runs.c.started, runs.c.id)
-        with self._errors("read the runs"), self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
         return [
-            RunRow(
-                run_id=row["run_id"],
+            _from_row(
+                RunRow,
+                row,
                 started=_utc(row["started"]),
-                source=row["source"],
-                host=row["host"],
-                git_commit=row["git_commit"],
-                git_branch=row["git_branch"],
-                serial=row["serial"],
-                profile=row["profile"],
                 versions=_versions(row),
                 results=row["n_results"],
-                exitstatus=row["exitstatus"],
             )
-            for row in rows
+            for row in self._rows("read the runs", query)
         ]
 
     def series(self) -> list[SeriesKey]:
@@ -371,29 +366,17 @@ class HistoryStore:
             )
             .order_by(runs.c.started, runs.c.id, results.c.id)
         )
-        with self._errors("read a series"), self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
         return [
-            Point(
-                run_id=row["run_id"],
-                started=_utc(row["started"]),
-                value=row["value"],
-                unit=row["unit"],
-                lower=row["lower"],
-                upper=row["upper"],
-                marginal=row["marginal"],
-                better=row["better"],
-                git_commit=row["git_commit"],
-                versions=_versions(row),
-                host=row["host"],
-                logic_version=row["logic_version"],
-                profile_sha256=row["profile_sha256"],
-            )
-            for row in rows
+            _from_row(Point, row, started=_utc(row["started"]), versions=_versions(row))
+            for row in self._rows("read a series", query)
         ]
 
     def all_points(self) -> dict[SeriesKey, list[Point]]:
         return {key: self.points(key) for key in self.series()}
+
+    def _rows(self, doing: str, query: sa.Select) -> list[sa.RowMapping]:
+        with self._errors(doing), self.engine.connect() as connection:
+            return connection.execute(query).mappings().all()
 
 
 def _engine_options(url: sa.URL) -> dict:
@@ -402,6 +385,17 @@ def _engine_options(url: sa.URL) -> dict:
     if url.get_backend_name() == "postgresql":
         return {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True}
     return {}
+
+
+def _from_row(record: type[R], row: sa.RowMapping, **computed: object) -> R:
+    """A ``record`` dataclass from a result row: each field from the column of its name,
+    unless ``computed`` gives it."""
+    return record(
+        **{
+            field.name: computed[field.name] if field.name in computed else row[field.name]
+            for field in fields(record)
+        }
+    )
 
 
 def _versions(row) -> dict[str, str | None]:

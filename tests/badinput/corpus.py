@@ -94,13 +94,25 @@ CODE_EXECUTION = [
 # --- model references that raise instead of building -------------------------------------
 
 
-def _builder(source: str, name: str = "models_bad") -> Callable[[Path], str]:
+def _written(name: str, write: Callable[[Path], object]) -> Callable[[Path], str]:
+    """A builder that makes ``folder / name`` with ``write(path)`` and returns its path."""
+
     def build(folder: Path) -> str:
-        path = folder / f"{name}.py"
-        path.write_text(textwrap.dedent(source))
-        return f"{path}:build"
+        path = folder / name
+        write(path)
+        return str(path)
 
     return build
+
+
+def _text(name: str, text: str) -> Callable[[Path], str]:
+    return _written(name, lambda path: path.write_text(textwrap.dedent(text)))
+
+
+def _builder(source: str, name: str = "models_bad") -> Callable[[Path], str]:
+    """A model file whose ``build`` is the reference to load."""
+    write = _text(f"{name}.py", source)
+    return lambda folder: f"{write(folder)}:build"
 
 
 BAD_BUILDERS = [
@@ -169,31 +181,16 @@ WRONG_INPUT_SHAPE = [
 # --- profiles -----------------------------------------------------------------------------
 
 
-def _profile(text: str, name: str = "lab.toml") -> Callable[[Path], str]:
-    def build(folder: Path) -> str:
-        path = folder / name
-        path.write_text(textwrap.dedent(text))
-        return str(path)
-
-    return build
+def _profile(text: str) -> Callable[[Path], str]:
+    return _text("lab.toml", text)
 
 
 def _fifo(name: str) -> Callable[[Path], str]:
-    def build(folder: Path) -> str:
-        path = folder / name
-        os.mkfifo(path)
-        return str(path)
-
-    return build
+    return _written(name, os.mkfifo)
 
 
 def _bytes(name: str, data: bytes) -> Callable[[Path], str]:
-    def build(folder: Path) -> str:
-        path = folder / name
-        path.write_bytes(data)
-        return str(path)
-
-    return build
+    return _written(name, lambda path: path.write_bytes(data))
 
 
 BAD_PROFILES = [

@@ -1,11 +1,10 @@
 """The README's test examples run as written in a lab's own folder, outside this repository."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from pytest_outside import run_pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -20,14 +19,5 @@ def readme_test_examples() -> list[str]:
 @pytest.mark.parametrize("index", range(len(readme_test_examples())))
 def test_readme_test_example_runs_outside_the_repository(index, tmp_path):
     (tmp_path / f"test_readme_{index}.py").write_text(readme_test_examples()[index])
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    output = run_pytest("-q", "-rs", tmp_path, cwd=tmp_path)
     assert " passed" in output, output

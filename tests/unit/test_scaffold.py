@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pytest_outside import run_pytest
 
 from hil import recording_folders, recordings, synthetic
 from hil.cli import main
@@ -37,16 +38,7 @@ def test_init_add_and_run_the_suite_from_another_folder(tmp_path):
         cwd=suite,
         timeout=60,
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(suite)],
-        cwd=elsewhere,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    output = run_pytest(suite, cwd=elsewhere)
     assert "2 passed" in output, output
     assert f"speck-hil: recordings {suite / 'recordings'}, then the shipped examples" in output
     record = json.loads((suite / "hil-report.json").read_text())
