@@ -1,23 +1,19 @@
-"""Speck devkits shared between hosts through labgrid: a resource, and leasing a place.
+"""Speck devkits shared between hosts through labgrid: the resource, and holding a place.
 
 A lab exports each devkit from the host it is plugged into as a ``SpeckDevkit`` resource
-(matched by serial; ``python -m hil.labgrid_exporter``), groups it into a labgrid place, and
-runs ``pytest --device labgrid:PLACE``: the session acquires the place through labgrid's
-coordinator, opens the place's devkit, and releases the place when it ends. labgrid keeps
-a place acquired until someone releases it, even when its holder died, so every lease starts
-a small watcher process that releases the place as soon as the session's process is gone,
-however it ended.
-
-No pytest here: ``hil.pytest_pool`` leases the place like one board of a pool.
+(matched by serial; ``python -m hil.labgrid_exporter``) and puts it in a labgrid place;
+``hil.labgrid_pool`` acquires such places for a session. labgrid keeps a place acquired until
+someone releases it, even when its holder died, so every acquired place gets a small watcher
+process that releases it as soon as the session's process is gone, however it ended.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable
 
 import attr
@@ -29,13 +25,15 @@ from labgrid.resource.common import Resource
 
 from hil.backends import list_devices, parse_device_spec
 from hil.backends.spec import DeviceSpec
-from hil.pool import POLL_S, Lease, NoBoardFree
+from hil.pool import NoBoardFree
 
 RESOURCE_CLASS = "SpeckDevkit"
 COORDINATOR_ENV = "LG_COORDINATOR"
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 #: How long ending a lease may take (the watcher releases the place, then exits).
 RELEASE_TIMEOUT_S = 30.0
+#: What an exported ``SpeckDevkit`` says about itself (besides the exporter's ``host``).
+DEVKIT_FIELDS = ("serial", "device_type", "emulated")
 
 
 @target_factory.reg_resource
@@ -66,139 +64,110 @@ class SpeckDevkit(Resource):
         )
 
 
+class NotDrivable(Exception):
+    """A place whose devkit this host cannot drive; the message says why."""
+
+
 def coordinator_address() -> str:
     return os.environ.get(COORDINATOR_ENV) or DEFAULT_COORDINATOR
 
 
-class LabgridPlace:
-    """One labgrid place holding one Speck devkit, leased like a pool of one board."""
+class Coordinator:
+    """A client session with labgrid's coordinator: its places and resources, kept in sync."""
 
-    def __init__(self, place: str, coordinator: str | None = None):
-        self.place = place
-        self.coordinator = coordinator or coordinator_address()
-        self.name = f"labgrid place {place} (coordinator {self.coordinator})"
-        self.boards: list[DeviceSpec] = []
+    def __init__(self, address: str):
+        self.address = address
+        try:
+            self.session = start_session(address)
+        except Exception as exc:  # labgrid raises its own errors and grpc's
+            raise NoBoardFree(f"labgrid coordinator {address}: {exc}") from None
+
+    def _run(self, coroutine):
+        return self.session.loop.run_until_complete(coroutine)
 
     @property
-    def serials(self) -> list[str]:
-        return [board.serial or "" for board in self.boards]
+    def places(self) -> dict:
+        return self.session.places
 
-    def lease(
-        self,
-        wait_s: float,
-        exclude: Iterable[str] = (),
-        on_wait: Callable[[str], None] | None = None,
-    ) -> Lease:
-        """Acquire the place, waiting up to ``wait_s`` while someone else holds it."""
-        session = self._connect()
+    def sync(self) -> None:
+        self._run(self.session.sync_with_coordinator())
+
+    def acquire(self, place: str) -> str | None:
+        """None when ``place`` is now ours; else why not (who holds it)."""
+        request = labgrid_coordinator_pb2.AcquirePlaceRequest(placename=place)
         try:
-            start = time.monotonic()
-            holder = self._acquire(session)
-            waited = holder is not None
-            if holder is not None and on_wait is not None and wait_s > 0:
-                on_wait(f"{self.name} is acquired by {holder}; waiting up to {wait_s:g} s")
-            while holder is not None and time.monotonic() - start < wait_s:
-                time.sleep(POLL_S)
-                holder = self._acquire(session)
-            if holder is not None:
-                raise NoBoardFree(f"{self.name} is acquired by {holder}; waited {wait_s:g} s")
-            release = _watch(self.coordinator, self.place, _client_name())
-            try:
-                board = self._devkit(session)
-            except NoBoardFree:
-                release()
-                raise
-            if board.serial in set(exclude):
-                release()
-                raise NoBoardFree(f"{self.name}: its devkit {board.serial} is quarantined")
-            self.boards = [board]
-            return Lease(board, round(time.monotonic() - start, 3) if waited else 0.0, release)
-        finally:
-            _run(session, session.stop())
-            _run(session, session.close())
-
-    def try_lease(self, exclude: Iterable[str] = ()) -> Lease | None:
-        """A place is one board: no spare to move to."""
-        return None
-
-    def busy(self, exclude: Iterable[str] = ()) -> str:
-        return f"{self.name} has no other devkit"
-
-    def _connect(self):
-        try:
-            return start_session(self.coordinator)
-        except Exception as exc:  # labgrid raises its own errors and grpc's
-            raise NoBoardFree(f"labgrid coordinator {self.coordinator}: {exc}") from None
-
-    def _acquire(self, session) -> str | None:
-        """None when acquired; else who holds the place."""
-        if self.place not in session.places:
-            known = ", ".join(sorted(session.places)) or "none"
-            raise NoBoardFree(f"{self.name} does not exist (places: {known})")
-        request = labgrid_coordinator_pb2.AcquirePlaceRequest(placename=self.place)
-        try:
-            _run(session, session.stub.AcquirePlace(request))
+            self._run(self.session.stub.AcquirePlace(request))
         except grpc.aio.AioRpcError as exc:
-            _run(session, session.sync_with_coordinator())
-            holder = session.places[self.place].acquired
-            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or not holder:
-                raise NoBoardFree(f"{self.name}: {exc.details()}") from None
-            return holder
-        _run(session, session.sync_with_coordinator())
+            self.sync()
+            holder = self.places[place].acquired if place in self.places else None
+            return f"acquired by {holder}" if holder else exc.details()
+        self.sync()
         return None
 
-    def _devkit(self, session) -> DeviceSpec:
-        """The acquired place's devkit, which must be attached to this host."""
-        place = session.places[self.place]
-        devkits = []
-        for exporter, group, cls, name in place.acquired_resources:
-            if cls == RESOURCE_CLASS:
-                devkits.append(((exporter, group, name), session.resources[exporter][group][name]))
+    def devkit(self, place: str, paths: Iterable[tuple[str, str, str, str]] | None = None):
+        """The devkit of ``place`` (of the resources ``paths``, by default those its matches
+        name), which this host must be able to drive; raises ``NotDrivable`` saying why not."""
+        entry = self.places[place]
+        if paths is None:
+            paths = [
+                (exporter, group, RESOURCE_CLASS, name)
+                for exporter, groups in sorted(self.session.resources.items())
+                for group, resources in sorted(groups.items())
+                for name, resource in sorted(resources.items())
+                if resource.cls == RESOURCE_CLASS
+                and entry.hasmatch((exporter, group, RESOURCE_CLASS, name))
+            ]
+        devkits = [path for path in paths if path[2] == RESOURCE_CLASS]
         if len(devkits) != 1:
-            raise NoBoardFree(
-                f"{self.name} holds {len(devkits)} {RESOURCE_CLASS} resources; a place for "
-                f"speck-hil holds exactly one (add a match: EXPORTER/GROUP/{RESOURCE_CLASS}/NAME)"
+            raise NotDrivable(
+                f"it holds {len(devkits)} {RESOURCE_CLASS} resources; a place for speck-hil "
+                f"holds exactly one (add a match: EXPORTER/GROUP/{RESOURCE_CLASS}/NAME)"
             )
-        (exporter, group, name), entry = devkits[0]
-        where = f"{exporter}/{group}/{RESOURCE_CLASS}/{name}"
-        fields = {k: v for k, v in entry.args.items() if k in ("serial", "device_type", "emulated")}
+        exporter, group, cls, name = devkits[0]
+        resource = self.session.resources[exporter][group][name]
+        where = f"{exporter}/{group}/{cls}/{name}"
+        fields = {k: v for k, v in resource.args.items() if k in DEVKIT_FIELDS}
         try:
             devkit = SpeckDevkit(None, name, **fields)
         except (TypeError, ValueError) as exc:
-            raise NoBoardFree(f"{self.name}: {where} is not a Speck devkit: {exc}") from None
-        if not entry.avail:
-            raise NoBoardFree(f"{self.name}: {where} (serial {devkit.serial}) is not attached")
-        host = entry.args.get("host")
-        if not devkit.emulated and host and host != socket.gethostname():
-            raise NoBoardFree(
-                f"{self.name}: devkit {devkit.serial} is plugged into {host}, not this host "
+            raise NotDrivable(f"{where} is not a Speck devkit: {exc}") from None
+        host = resource.args.get("host")
+        if not devkit.emulated and host and not _is_this_host(host):
+            raise NotDrivable(
+                f"its devkit {devkit.serial} is plugged into {host}, not this host "
                 f"({socket.gethostname()}): run the session on {host}"
             )
+        if not resource.avail:
+            raise NotDrivable(f"{where} (serial {devkit.serial}) is not attached")
         return devkit.spec
 
+    def release(self, place: str, holder: str) -> None:
+        """Release ``place`` if ``holder`` still holds it."""
+        request = labgrid_coordinator_pb2.ReleasePlaceRequest(placename=place, fromuser=holder)
+        self._run(self.session.stub.ReleasePlace(request))
 
-def _client_name() -> str:
+    def close(self) -> None:
+        self._run(self.session.stop())
+        self._run(self.session.close())
+
+
+def _is_this_host(host: str) -> bool:
+    """Whether an exporter's ``host`` (its name, or with ``--fqdn`` its full one) is us."""
+    return host == socket.gethostname() or host == socket.getfqdn()
+
+
+def client_name() -> str:
     """How labgrid's coordinator names this client (it records it as the place's holder)."""
     host = os.environ.get("LG_HOSTNAME", socket.gethostname())
-    user = os.environ.get("LG_USERNAME") or _user()
+    user = os.environ.get("LG_USERNAME") or getpass.getuser()
     return f"{host}/{user}"
 
 
-def _user() -> str:
-    import getpass
-
-    return getpass.getuser()
-
-
-def _run(session, coroutine):
-    return session.loop.run_until_complete(coroutine)
-
-
-def _watch(coordinator: str, place: str, holder: str) -> Callable[[], None]:
-    """Start the watcher that releases ``place`` when this process ends (its stdin closes);
-    returns what ends the lease now."""
+def watch(coordinator: str, place: str) -> Callable[[], None]:
+    """Start the watcher that releases the acquired ``place`` when this process ends (its
+    stdin closes); returns what releases it now."""
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "hil.labgrid_place", coordinator, place, holder],
+        [sys.executable, "-m", "hil.labgrid_place", coordinator, place, client_name()],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -220,13 +189,11 @@ def _release_when_stdin_closes(coordinator: str, place: str, holder: str) -> Non
     release the place, only if ``holder`` still holds it."""
     print("watching", flush=True)
     sys.stdin.read()
-    session = start_session(coordinator)
-    request = labgrid_coordinator_pb2.ReleasePlaceRequest(placename=place, fromuser=holder)
+    client = Coordinator(coordinator)
     try:
-        _run(session, session.stub.ReleasePlace(request))
+        client.release(place, holder)
     finally:
-        _run(session, session.stop())
-        _run(session, session.close())
+        client.close()
 
 
 if __name__ == "__main__":

@@ -56,12 +56,13 @@ def pool_members(spec: DeviceSpec) -> list[DeviceSpec]:
 @dataclass
 class Lease:
     """One board held by this process until ``release`` (a file lock here, a labgrid place
-    in ``hil.labgrid_place``)."""
+    in ``hil.labgrid_pool``)."""
 
     board: DeviceSpec
     waited_s: float
     _release: Callable[[], None]
     released: bool = False
+    place: str = ""  # the labgrid place holding the board, when leased through labgrid
 
     @property
     def serial(self) -> str:
@@ -73,40 +74,28 @@ class Lease:
             self._release()
 
 
-class BoardPool:
-    """The boards of one pool and their locks in ``lock_dir``."""
+class Pool:
+    """What leases boards: the waiting is shared, how a board is taken is the subclass's
+    (a file lock here, a labgrid place in ``hil.labgrid_pool``)."""
 
-    def __init__(self, name: str, boards: list[DeviceSpec], lock_dir: Path):
-        self.name = name
-        self.boards = boards
-        self.lock_dir = lock_dir
+    name: str
+    boards: list[DeviceSpec]
 
     @property
     def serials(self) -> list[str]:
         return [board.serial or "" for board in self.boards]
 
-    def lock_path(self, board: DeviceSpec) -> Path:
-        """The board's lock; its kind is in the name, so an emulated board never blocks a
-        real one that happens to have the same serial."""
-        return self.lock_dir / f"{board.kind}-{board.device_type}-{board.serial}.lock"
-
     def try_lease(self, exclude: Iterable[str] = ()) -> Lease | None:
         """A free board now, or None; boards whose serial is in ``exclude`` are never taken."""
-        self._make_lock_dir()
-        skip = set(exclude)
-        for board in self.boards:
-            if board.serial in skip:
-                continue
-            path = self.lock_path(board)
-            lock = FileLock(path, mode=0o666, thread_local=False)
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                continue
-            owner = path.with_suffix(".owner")
-            owner.write_text(_whoami(), encoding="utf-8")
-            return Lease(board, 0.0, partial(_unlock, lock, owner))
-        return None
+        raise NotImplementedError
+
+    def busy(self, exclude: Iterable[str] = ()) -> str:
+        """Which boards are taken, and by whom."""
+        raise NotImplementedError
+
+    def notes(self) -> list[str]:
+        """What a session should report about the pool besides its leases."""
+        return []
 
     def lease(
         self,
@@ -133,8 +122,41 @@ class BoardPool:
         lease.waited_s = round(time.monotonic() - start, 3)
         return lease
 
+    def _nothing_to_lease(self, exclude: set[str]) -> str:
+        raise NotImplementedError
+
+
+class BoardPool(Pool):
+    """The boards of one pool and their locks in ``lock_dir``."""
+
+    def __init__(self, name: str, boards: list[DeviceSpec], lock_dir: Path):
+        self.name = name
+        self.boards = boards
+        self.lock_dir = lock_dir
+
+    def lock_path(self, board: DeviceSpec) -> Path:
+        """The board's lock; its kind is in the name, so an emulated board never blocks a
+        real one that happens to have the same serial."""
+        return self.lock_dir / f"{board.kind}-{board.device_type}-{board.serial}.lock"
+
+    def try_lease(self, exclude: Iterable[str] = ()) -> Lease | None:
+        self._make_lock_dir()
+        skip = set(exclude)
+        for board in self.boards:
+            if board.serial in skip:
+                continue
+            path = self.lock_path(board)
+            lock = FileLock(path, mode=0o666, thread_local=False)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                continue
+            owner = path.with_suffix(".owner")
+            owner.write_text(_whoami(), encoding="utf-8")
+            return Lease(board, 0.0, partial(_unlock, lock, owner))
+        return None
+
     def busy(self, exclude: Iterable[str] = ()) -> str:
-        """Which boards are taken, and by whom."""
         exclude = set(exclude)
         held = [f"{board.serial} {self._holder(board, exclude)}" for board in self.boards]
         if len(held) == 1:

@@ -1,5 +1,5 @@
 """Board pools in a pytest session: ``--device 'TYPE:*'``, ``--device-each``, quarantine,
-and ``--device labgrid:PLACE`` (a place is leased like a pool of one board).
+and labgrid places (``labgrid:PLACE``, ``labgrid:TAG=VALUE``; ``hil.labgrid_pool``).
 
 With a pool, each session (each pytest-xdist worker) leases one board by serial through
 ``hil.pool`` when its first device test needs one, and holds it to the end. A session that
@@ -25,7 +25,7 @@ from hil.backends.spec import DeviceSpec
 from hil.device_session import DeviceSession
 from hil.files import unwritable_dir
 from hil.plugin import option, option_origin, path_option
-from hil.pool import BoardPool, Lease, NoBoardFree, default_lock_dir, pool_members
+from hil.pool import BoardPool, Lease, NoBoardFree, Pool, default_lock_dir, pool_members
 
 if TYPE_CHECKING:
     from hil.plugin import HilPlugin
@@ -56,22 +56,25 @@ def register(config: pytest.Config, hil: HilPlugin) -> None:
     problem = unwritable_dir(lock_dir)
     if problem and hil.spec.kind != "labgrid":
         raise pytest.UsageError(f"{option_origin(config, 'lock_dir')} {lock_dir}: {problem}")
-    place = _labgrid_place(hil.spec, each) if hil.spec.kind == "labgrid" else None
+    places = _labgrid_pool(hil.spec, each) if hil.spec.kind == "labgrid" else None
     config.pluginmanager.register(
-        PoolPlugin(hil, wait_s, bool(each), lock_dir, place), PoolPlugin.name
+        PoolPlugin(hil, wait_s, bool(each), lock_dir, places), PoolPlugin.name
     )
 
 
-def _labgrid_place(spec: DeviceSpec, each: bool):
+def _labgrid_pool(spec: DeviceSpec, each: bool):
     if each:
-        raise pytest.UsageError(f"--device-each needs a pool of boards; {spec} is one place")
+        raise pytest.UsageError(
+            f"--device-each runs on the boards of one host's pool ('TYPE:*'); --device {spec} "
+            "names labgrid places, of which a session acquires one"
+        )
     try:
-        from hil.labgrid_place import LabgridPlace
+        from hil.labgrid_pool import LabgridPool
     except ImportError as exc:
         raise pytest.UsageError(
             f"--device {spec}: labgrid is not installed ({exc}); pip install 'speck-hil[labgrid]'"
         ) from None
-    return LabgridPlace(spec.place)
+    return LabgridPool(spec)
 
 
 class PoolPlugin:
@@ -88,14 +91,14 @@ class PoolPlugin:
         self.wait_s = wait_s
         self.each = each
         self.lock_dir = lock_dir
-        self._pool: BoardPool | None = pool
+        self._pool: Pool | None = pool
         self.lease: Lease | None = None
         self.leases: list[Lease] = []
         self.quarantined: dict[str, str] = {}
         self.notes: list[str] = []
 
     @property
-    def pool(self) -> BoardPool:
+    def pool(self) -> Pool:
         if self._pool is None:
             self._pool = BoardPool(str(self.spec), pool_members(self.spec), self.lock_dir)
         return self._pool
@@ -171,7 +174,9 @@ class PoolPlugin:
         self.lease = lease
         self.leases.append(lease)
         waited = f" after waiting {lease.waited_s:g} s" if lease.waited_s else ""
-        self.notes.append(f"speck-hil pool {self.spec}: leased {lease.serial}{waited}")
+        where = f" (labgrid place {lease.place})" if lease.place else ""
+        self.notes.append(f"speck-hil pool {self.spec}: leased {lease.serial}{where}{waited}")
+        self.notes += [f"speck-hil pool {self.spec}: {note}" for note in pool.notes()]
         self._use(DeviceSession(str(lease.board), self._opener(lease.board)))
 
     def _one_board(self, serial: str) -> BoardPool:
@@ -203,10 +208,14 @@ class PoolPlugin:
             self.notes.append(f"{note}; its remaining tests skip")
             self._record()
             return
-        spare = self.pool.try_lease(exclude=self.quarantined)
+        try:
+            spare = self.pool.try_lease(exclude=self.quarantined)
+            busy = self.pool.busy(self.quarantined)
+        except NoBoardFree as exc:  # a labgrid coordinator that stopped answering
+            spare, busy = None, str(exc)
         if spare is None:
             self.notes.append(
-                f"{note}; no spare board free ({self.pool.busy(self.quarantined)}), so this "
+                f"{note}; no spare board free ({busy}), so this "
                 "session's remaining device tests skip"
             )
             self._record()
@@ -229,7 +238,7 @@ class PoolPlugin:
             "spec": str(self.spec),
             "boards": self.pool.serials,
             "lock_dir": str(self.lock_dir),
-            "leases": [{"serial": x.serial, "waited_s": x.waited_s} for x in self.leases],
+            "leases": [_lease_entry(lease) for lease in self.leases],
             "quarantined": dict(self.quarantined),
         }
         self.hil.record.write()
@@ -251,6 +260,11 @@ class PoolPlugin:
         self.hil.devices.close()
         for lease in self.leases:
             lease.release()
+
+
+def _lease_entry(lease: Lease) -> dict:
+    entry = {"serial": lease.serial, "waited_s": lease.waited_s}
+    return {**entry, "place": lease.place} if lease.place else entry
 
 
 def _board_of(item: pytest.Item) -> str | None:

@@ -53,7 +53,7 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
         spec = parse_device_spec(spec)
     if spec.kind == "labgrid":
         raise DeviceSpecError(
-            f"{spec} is a labgrid place: acquire it first (hil.labgrid_place.LabgridPlace), "
+            f"{spec} is a labgrid place: acquire it first (hil.labgrid_pool.LabgridPool), "
             "then open its devkit"
         )
     if spec.pool:

@@ -7,7 +7,8 @@
 - ``speck2fmodule:*`` or ``sim:speck2fmodule:*``: a pool, every attached board of the type
   (``hil.pool`` leases one of them);
 - ``labgrid:PLACE``: the Speck devkit of a labgrid place, acquired through labgrid's
-  coordinator (``hil.labgrid_place``);
+  coordinator; ``labgrid:TAG=VALUE[,TAG=VALUE...]``: a pool of the places with those tags
+  (``hil.labgrid_pool`` acquires one of them);
 - ``sinabs``: sinabs' time-stepped forward of the discretized network;
 - ``specksim``: samna's own simulator, where real samna is installed.
 """
@@ -26,6 +27,12 @@ _SPEC = re.compile(
 )
 
 _PLACE = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+#: A labgrid place tag: the key as ``labgrid-client set-tags`` takes it, a value without , or =.
+_TAG = re.compile(r"^(?P<key>[a-z][a-z0-9_]+)=(?P<value>[\w.-]+)$")
+LABGRID_FORMS = (
+    "labgrid:PLACE (one place) or labgrid:TAG=VALUE[,TAG=VALUE...] (a pool of the places with "
+    "all those tags, e.g. labgrid:board=speck2f; TAG: a lower-case letter, then letters, digits, _)"
+)
 
 
 class DeviceSpecError(ValueError):
@@ -43,6 +50,7 @@ class DeviceSpec:
     text: str = ""
     pool: bool = False  # every attached board of the type (``TYPE:*``)
     place: str | None = None  # a labgrid place (``labgrid:PLACE``)
+    place_tags: tuple[tuple[str, str], ...] = ()  # a labgrid pool (``labgrid:TAG=VALUE,...``)
 
     @property
     def samna_type_name(self) -> str:
@@ -63,8 +71,8 @@ def parse_device_spec(text: str) -> DeviceSpec:
         return DeviceSpec(kind=spec.lower(), text=text)
     if spec.lower() == "sim":
         return DeviceSpec(kind="emulated", text=text)
-    if spec.lower().startswith("labgrid:") and _PLACE.match(spec[8:]):
-        return DeviceSpec(kind="labgrid", text=text, place=spec[8:])
+    if spec.lower().startswith("labgrid:"):
+        return _labgrid_spec(spec[8:], text)
     kind = "real"
     if spec.lower().startswith("sim:"):
         kind, spec = "emulated", spec[4:]
@@ -76,10 +84,21 @@ def parse_device_spec(text: str) -> DeviceSpec:
     return DeviceSpec(kind, device_type, index, match["serial"], text, match["pool"] is not None)
 
 
+def _labgrid_spec(selector: str, text: str) -> DeviceSpec:
+    if _PLACE.match(selector):
+        return DeviceSpec(kind="labgrid", text=text, place=selector)
+    tags = [_TAG.match(pair) for pair in selector.split(",")]
+    keys = [tag["key"] for tag in tags if tag]
+    if not all(tags) or len(set(keys)) != len(keys):
+        raise DeviceSpecError(f"malformed labgrid device {text!r}: expected {LABGRID_FORMS}")
+    pairs = tuple(sorted((tag["key"], tag["value"]) for tag in tags))
+    return DeviceSpec(kind="labgrid", text=text, pool=True, place_tags=pairs)
+
+
 def known_specs() -> str:
     types = ", ".join(DEVICE_TYPES)
     return (
         f"devices are sim, sim:TYPE, TYPE, TYPE:INDEX, TYPE@SERIAL or TYPE:* (every board of "
-        f"the type) with TYPE one of {types}; labgrid:PLACE; "
+        f"the type) with TYPE one of {types}; labgrid:PLACE or labgrid:TAG=VALUE; "
         "or sinabs, specksim (`speck-hil devices` lists what is attached)"
     )
