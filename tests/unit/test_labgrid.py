@@ -95,6 +95,14 @@ def test_a_malformed_labgrid_spec_is_one_line_of_a_session(pytester, monkeypatch
     assert errors[0].startswith("ERROR: malformed labgrid device 'labgrid:board='")
 
 
+def test_device_each_is_refused_for_labgrid_places(pytester, monkeypatch):
+    monkeypatch.delenv("HIL_DEVICE", raising=False)
+    pytester.makepyfile("def test_x(speck): pass")
+    result = pytester.runpytest("--device", "labgrid:board=speck2f", "--device-each")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--device-each runs on the boards of one host's pool*"])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
