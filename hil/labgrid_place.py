@@ -83,7 +83,10 @@ class Coordinator:
             raise NoBoardFree(f"labgrid coordinator {address}: {exc}") from None
 
     def _run(self, coroutine):
-        return self.session.loop.run_until_complete(coroutine)
+        try:
+            return self.session.loop.run_until_complete(coroutine)
+        except grpc.RpcError as exc:  # the coordinator went away
+            raise NoBoardFree(f"labgrid coordinator {self.address}: {exc}") from None
 
     @property
     def places(self) -> dict:
@@ -96,7 +99,7 @@ class Coordinator:
         """None when ``place`` is now ours; else why not (who holds it)."""
         request = labgrid_coordinator_pb2.AcquirePlaceRequest(placename=place)
         try:
-            self._run(self.session.stub.AcquirePlace(request))
+            self.session.loop.run_until_complete(self.session.stub.AcquirePlace(request))
         except grpc.aio.AioRpcError as exc:
             self.sync()
             holder = self.places[place].acquired if place in self.places else None
