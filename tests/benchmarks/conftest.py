@@ -4,10 +4,19 @@ A baseline test calls ``speed_ratio.baseline(group, benchmark)`` after benchmark
 it is compared with calls ``speed_ratio.ratio(group, benchmark)``, which stores
 ``ratio_to_baseline`` (median time over the baseline's median) in the benchmark's extra info
 and returns it, or None when benchmarks are disabled or the baseline did not run.
+
+Where a goal is asserted on a machine other jobs share, the load can change between two
+tests; ``paired_baseline(function)`` then times the baseline right before each round of the
+benchmark (as pedantic's ``setup``), so both see the same load, and its ``ratio`` is the
+median of the rounds' ratios.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+import numpy as np
 import pytest
 
 
@@ -34,3 +43,34 @@ class SpeedRatios:
 @pytest.fixture(scope="session")
 def speed_ratio() -> SpeedRatios:
     return SpeedRatios()
+
+
+class PairedBaseline:
+    """A baseline timed (process CPU time) right before each round of a benchmark: pass it as
+    ``benchmark.pedantic(..., setup=paired)``."""
+
+    def __init__(self, baseline: Callable[[], object]) -> None:
+        self._baseline = baseline
+        self.times: list[float] = []
+
+    def __call__(self) -> None:
+        start = time.process_time()
+        self._baseline()
+        self.times.append(time.process_time() - start)
+
+    def ratio(self, benchmark) -> float | None:
+        """Median over the timed rounds of round time / its baseline's time (the warm-up
+        rounds' baselines come first and are left out), stored in the extra info."""
+        if benchmark.stats is None:
+            return None
+        rounds = np.asarray(benchmark.stats.stats.data)
+        baselines = np.asarray(self.times[-len(rounds) :])
+        ratio = float(np.median(rounds / baselines))
+        benchmark.extra_info["paired_baseline_median_s"] = float(np.median(baselines))
+        benchmark.extra_info["paired_ratio"] = round(ratio, 3)
+        return ratio
+
+
+@pytest.fixture
+def paired_baseline() -> Callable[[Callable[[], object]], PairedBaseline]:
+    return PairedBaseline
