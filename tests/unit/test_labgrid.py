@@ -328,7 +328,9 @@ def pytest_hil_open_device(config, spec, profile):
         )
     return device
 """
-REPLAYING_TESTS = """
+REPLAYING_TESTS = (
+    HOLDING_TEST.replace("def test_hold_the_board(speck):", "def hold(speck):")
+    + """
 import sinabs.layers as sl
 import torch
 from torch import nn
@@ -347,7 +349,9 @@ def test_replay(speck):
 
 def test_after(speck):
     assert speck.info.serial == "SIM0002"
+    hold(speck)
 """
+)
 
 
 @pytest.mark.slow
@@ -357,6 +361,10 @@ def test_a_broken_board_keeps_its_place_and_the_session_moves_to_another(lab):
     (folder / "test_hold.py").write_text(REPLAYING_TESTS)
     try:
         session = _session(folder, env, "breaking", "--hil-report", "hil.json", device=TAG_POOL)
+        assert _started(folder, "breaking", session) == "SIM0002"
+        # the broken board's place stays ours, so no other session is handed it
+        assert client.holder("speck-1") is not None and client.holder("speck-2") is not None
+        (folder / "breaking-may-end").touch()
         assert session.wait(timeout=300) == 1
     finally:
         (folder / "conftest.py").unlink()
