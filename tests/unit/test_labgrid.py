@@ -219,16 +219,32 @@ def lab(tmp_path_factory):
             log.close()
 
 
+#: Sessions a test started; those still running when it ends (it failed) are killed.
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_session_left():
+    yield
+    while STARTED:
+        session = STARTED.pop()
+        if session.poll() is None:
+            session.kill()
+            session.wait(timeout=60)
+
+
 def _session(
     folder: Path, env: dict, name: str, *options: str, device: str = f"labgrid:{PLACE}"
 ) -> subprocess.Popen:
-    return subprocess.Popen(
+    session = subprocess.Popen(
         [sys.executable, "-m", "pytest", "--device", device, "-rs", *options, "test_hold.py"],
         cwd=folder,
         env={**env, "SESSION": name},
         stdout=(folder / f"{name}.out").open("w"),
         stderr=subprocess.STDOUT,
     )
+    STARTED.append(session)
+    return session
 
 
 def _started(folder: Path, name: str, session: subprocess.Popen) -> str:
