@@ -7,6 +7,11 @@ drive one board, whatever crashed. The locks live in one lab-wide folder, ``HIL_
 (default: ``speck-hil-locks`` in the system's temporary folder); beside each lock an owner
 file says who holds it, so a session that has to wait can say for whom.
 
+A board named on its own (``--device speck2fmodule``, ``speck2fmodule@SERIAL``) is leased
+through the same lock, as a pool of one (``named_board``). Under pytest-xdist, the workers of
+one run also share a small table of which of them holds a board (``RunBoards``), so a worker
+without one knows whether its device tests can go to another.
+
 No pytest here: ``hil.pytest_pool`` maps leases onto sessions and workers.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -25,7 +31,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from hil.backends import list_devices, parse_device_spec
+from hil.backends import DeviceError, detect_samna, list_devices, parse_device_spec
 from hil.backends.spec import DeviceSpec
 
 LOCK_DIR_ENV = "HIL_LOCK_DIR"
@@ -51,6 +57,34 @@ def pool_members(spec: DeviceSpec) -> list[DeviceSpec]:
         if board.serial and (board.kind, board.device_type) == (spec.kind, spec.device_type):
             boards.append(board)
     return boards
+
+
+def named_board(spec: DeviceSpec) -> DeviceSpec | None:
+    """The one board a spec names (``TYPE``, ``TYPE:INDEX``, ``TYPE@SERIAL``), by serial, as
+    opening it would pick it; None for what is not one board (``sim``, ``sim:TYPE``: each
+    process has emulated boards of its own; pools, software) or when the board is not
+    attached (opening it says why). An emulated board named by index or serial is locked like
+    a real one: that is how tests model a lab."""
+    if spec.pool or spec.kind not in ("real", "emulated"):
+        return None
+    if spec.kind == "emulated" and spec.index is None and spec.serial is None:
+        return None
+    if spec.serial is not None:
+        return spec
+    if spec.kind == "emulated":
+        import hil.emulator.samna as samna
+    elif detect_samna().kind == "real":
+        import samna
+    else:
+        return None
+    from hil.backends.samna_backend import _select  # the choice open_device makes
+
+    try:
+        info = _select(samna, spec)
+    except DeviceError:
+        return None
+    prefix = "sim:" if spec.kind == "emulated" else ""
+    return parse_device_spec(f"{prefix}{spec.device_type}@{info.serial_number}")
 
 
 @dataclass
@@ -102,21 +136,30 @@ class Pool:
         wait_s: float,
         exclude: Iterable[str] = (),
         on_wait: Callable[[str], None] | None = None,
+        give_up: Callable[[], str | None] | None = None,
     ) -> Lease:
         """A free board, waiting up to ``wait_s`` for one; ``on_wait`` gets one line saying
-        who holds the boards before the wait starts. Raises ``NoBoardFree`` naming them."""
+        who holds the boards before the wait starts. Raises ``NoBoardFree`` naming them, or
+        with the reason ``give_up`` returns while we wait (waiting is pointless)."""
         exclude = set(exclude)
         if not [b for b in self.boards if b.serial not in exclude]:
             raise NoBoardFree(self._nothing_to_lease(exclude))
         lease = self.try_lease(exclude)
         if lease is not None:
             return lease
+        pointless = give_up or (lambda: None)
+        reason = pointless()
+        if reason:
+            raise NoBoardFree(reason)
         if on_wait is not None and wait_s > 0:
             on_wait(f"{self.busy(exclude)}; waiting up to {wait_s:g} s")
         start = time.monotonic()
         while lease is None and time.monotonic() - start < wait_s:
             time.sleep(min(POLL_S, max(0.0, wait_s - (time.monotonic() - start))))
             lease = self.try_lease(exclude)
+            reason = pointless() if lease is None else None
+            if reason:
+                raise NoBoardFree(reason)
         if lease is None:
             raise NoBoardFree(f"{self.busy(exclude)}; waited {wait_s:g} s")
         lease.waited_s = round(time.monotonic() - start, 3)
@@ -181,6 +224,39 @@ class BoardPool(Pool):
             self.lock_dir.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):  # one folder for every user of the host
                 self.lock_dir.chmod(0o1777)
+
+
+class RunBoards:
+    """Which board each pytest-xdist worker of one run holds: one small file per worker in a
+    folder of the run, written by the worker, read by the others (a worker without a board
+    hands its device tests back only while another holds one)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def hold(self, worker: str, serial: str | None) -> None:
+        """``worker`` holds ``serial`` now (None: no board)."""
+        path = self.folder / worker
+        if serial is None:
+            path.unlink(missing_ok=True)
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial_path = path.with_suffix(".new")
+        partial_path.write_text(serial, encoding="utf-8")
+        partial_path.replace(path)  # readers never see half a serial
+
+    def held(self, but: str = "") -> dict[str, str]:
+        """Worker -> serial for every worker that holds a board, except ``but``."""
+        held = {}
+        with contextlib.suppress(FileNotFoundError):
+            for path in sorted(self.folder.iterdir()):
+                if path.name != but and not path.suffix:
+                    with contextlib.suppress(FileNotFoundError):  # released meanwhile
+                        held[path.name] = path.read_text(encoding="utf-8")
+        return held
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _unlock(lock: FileLock, owner: Path) -> None:

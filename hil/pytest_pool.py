@@ -6,8 +6,8 @@ With a pool, each session (each pytest-xdist worker) leases one board by serial 
 finds every board leased waits ``--board-wait`` seconds, saying for whom, then skips its
 device tests with the reason. A board that breaks is quarantined: this session keeps it
 locked (so nobody is handed it) and moves to a spare board if one is free; without a spare,
-its remaining device tests skip with the cause. pytest-xdist has already handed this
-worker its share of the tests, so they cannot move to another worker's board.
+its remaining device tests skip with the cause, or under ``-n`` go to the workers that hold
+a board (``hil.pytest_scheduler``).
 
 ``--device-each`` runs every device test once per board of the pool, parametrised by
 serial (``test_x[SIM0001]``); tests are grouped by board, each board leased while its group
@@ -25,7 +25,16 @@ from hil.backends.spec import DeviceSpec
 from hil.device_session import DeviceSession
 from hil.files import unwritable_dir
 from hil.plugin import option, option_origin, path_option
-from hil.pool import BoardPool, Lease, NoBoardFree, Pool, default_lock_dir, pool_members
+from hil.pool import (
+    BoardPool,
+    Lease,
+    NoBoardFree,
+    Pool,
+    RunBoards,
+    default_lock_dir,
+    named_board,
+    pool_members,
+)
 
 if TYPE_CHECKING:
     from hil.plugin import HilPlugin
@@ -35,15 +44,19 @@ BOARD_PARAM = "hil_board"
 
 
 def register(config: pytest.Config, hil: HilPlugin) -> None:
-    """Add the pool plugin when ``--device`` names a pool or a labgrid place."""
+    """Add the pool plugin when ``--device`` names a pool, a labgrid place, or one board
+    (leased as a pool of one, so two sessions never drive it)."""
     each = option(config, "device_each")
+    board = None
     if not hil.spec.pool and hil.spec.kind != "labgrid":
         if each:
             raise pytest.UsageError(
                 f"--device-each needs a pool of boards, e.g. --device '{hil.spec.device_type}:*'"
                 f" or 'sim:{hil.spec.device_type}:*'; --device {hil.spec} is one device"
             )
-        return
+        board = named_board(hil.spec)
+        if board is None:
+            return
     text = option(config, "board_wait")
     try:
         wait_s = float(text)
@@ -57,9 +70,14 @@ def register(config: pytest.Config, hil: HilPlugin) -> None:
     if problem and hil.spec.kind != "labgrid":
         raise pytest.UsageError(f"{option_origin(config, 'lock_dir')} {lock_dir}: {problem}")
     places = _labgrid_pool(hil.spec, each) if hil.spec.kind == "labgrid" else None
-    config.pluginmanager.register(
-        PoolPlugin(hil, wait_s, bool(each), lock_dir, places), PoolPlugin.name
-    )
+    if board is not None:
+        places = BoardPool(str(hil.spec), [board], lock_dir)
+    plugin = PoolPlugin(hil, wait_s, bool(each), lock_dir, places)
+    config.pluginmanager.register(plugin, PoolPlugin.name)
+    if hasattr(config, "workerinput") or getattr(config.option, "dist", "no") != "no":
+        from hil import pytest_scheduler  # pytest-xdist is running: it is installed
+
+        pytest_scheduler.register(config, plugin)
 
 
 def _labgrid_pool(spec: DeviceSpec, each: bool):
@@ -96,6 +114,9 @@ class PoolPlugin:
         self.leases: list[Lease] = []
         self.quarantined: dict[str, str] = {}
         self.notes: list[str] = []
+        #: Under ``-n``, which board each worker of the run holds (``share_boards``).
+        self.run_boards: RunBoards | None = None
+        self.worker = ""
 
     @property
     def pool(self) -> Pool:
@@ -119,14 +140,33 @@ class PoolPlugin:
             order = {serial: i for i, serial in enumerate(self.pool.serials)}
             items.sort(key=lambda item: order.get(_board_of(item), -1))
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
-        """Under ``-n`` (xdist's ``load``), one worker runs all tests of a board."""
-        if self.each and config.getvalue("dist") == "load":
-            return _board_scheduling(config, log, self.pool.serials)
-        return None
-
     # -- leasing ------------------------------------------------------------------------------
+
+    def share_boards(self, run: RunBoards, worker: str) -> None:
+        """Tell the other workers of the run which board this one holds, from now on."""
+        self.run_boards, self.worker = run, worker
+
+    def boards_elsewhere(self) -> dict[str, str]:
+        """Worker -> serial for the other workers of the run that hold a board."""
+        return self.run_boards.held(but=self.worker) if self.run_boards is not None else {}
+
+    def _holding(self, lease: Lease | None) -> None:
+        self.lease = lease
+        if self.run_boards is not None:
+            self.run_boards.hold(self.worker, lease.serial if lease is not None else None)
+
+    def _boards_with_others(self) -> str | None:
+        """Why waiting is pointless: another worker of this run holds a board, so this one's
+        device tests can go there. (Waiting instead can deadlock two runs that each hold
+        some boards and wait for the other's, since a run starts once every worker leased.)"""
+        held = self.boards_elsewhere()
+        if not held:
+            return None
+        holders = ", ".join(f"{worker} {serial}" for worker, serial in held.items())
+        return (
+            f"{self.pool.busy(self.quarantined)}; other workers of this run hold a board "
+            f"({holders}): this worker's device tests go to them"
+        )
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_finish(self, session: pytest.Session):
@@ -164,14 +204,16 @@ class PoolPlugin:
             if previous.serial not in self.quarantined:
                 previous.release()
         pool = self.pool if serial is None else self._one_board(serial)
+        # a labgrid place has no run mates: only a BoardPool is asked when to give up
+        mates = {"give_up": self._boards_with_others} if self.run_boards is not None else {}
         try:
-            lease = pool.lease(self.wait_s, exclude=self.quarantined, on_wait=self._say)
+            lease = pool.lease(self.wait_s, exclude=self.quarantined, on_wait=self._say, **mates)
         except NoBoardFree as exc:
-            self.lease = None
+            self._holding(None)
             self._use(DeviceSession(str(self.spec), _refuse(str(self.spec), str(exc))))
             self.notes.append(f"speck-hil pool: no board: {exc}")
             return
-        self.lease = lease
+        self._holding(lease)
         self.leases.append(lease)
         waited = f" after waiting {lease.waited_s:g} s" if lease.waited_s else ""
         where = f" (labgrid place {lease.place})" if lease.place else ""
@@ -214,15 +256,22 @@ class PoolPlugin:
         except NoBoardFree as exc:  # a labgrid coordinator that stopped answering
             spare, busy = None, str(exc)
         if spare is None:
+            self._holding(None)
+            elsewhere = self.boards_elsewhere()
+            where = (
+                "go to the workers holding " + ", ".join(sorted(elsewhere.values()))
+                if elsewhere
+                else "skip"
+            )
             self.notes.append(
                 f"{note}; no spare board free ({busy}), so this "
-                "session's remaining device tests skip"
+                f"session's remaining device tests {where}"
             )
             self._record()
             return
         self.notes.append(f"{note}; its remaining tests run on {spare.serial}")
         self._retire()
-        self.lease = spare
+        self._holding(spare)
         self.leases.append(spare)
         self._use(DeviceSession(str(spare.board), self._opener(spare.board)))
 
@@ -248,6 +297,8 @@ class PoolPlugin:
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
         if self._pool is None or self.spec.kind == "labgrid":
             return []
+        if not self.spec.pool:
+            return [f"speck-hil board {self.pool.serials[0]}: its lock in {self.lock_dir}"]
         boards = ", ".join(self.pool.serials) or "none attached"
         return [f"speck-hil pool {self.spec}: boards {boards}; locks in {self.lock_dir}"]
 
@@ -258,6 +309,8 @@ class PoolPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Release every lease once the plugin has closed the device."""
         self.hil.devices.close()
+        if self.run_boards is not None:
+            self.run_boards.hold(self.worker, None)
         for lease in self.leases:
             lease.release()
 
@@ -270,18 +323,6 @@ def _lease_entry(lease: Lease) -> dict:
 def _board_of(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
     return callspec.params.get(BOARD_PARAM) if callspec is not None else None
-
-
-def _board_scheduling(config: pytest.Config, log, serials: list[str]):
-    """xdist's scope scheduling with a board's tests as one scope (other tests alone)."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class BoardScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            params = nodeid.rpartition("[")[2].rstrip("]").split("-") if "[" in nodeid else []
-            return next((p for p in params if p in serials), nodeid)
-
-    return BoardScheduling(config, log)
 
 
 def _refuse(spec: str, reason: str):

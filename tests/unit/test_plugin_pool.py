@@ -9,6 +9,7 @@ import json
 import os
 
 import pytest
+import sinabs.layers  # noqa: F401  loaded once here: an inner session cannot load numpy's C parts again
 
 from hil.backends import parse_device_spec
 from hil.emulator.samna import device as emulated_devices
@@ -42,6 +43,10 @@ def test_without_device(): pass
 
 @pytest.fixture
 def boards(pytester, monkeypatch, tmp_path):
+    return attach_three_boards(monkeypatch, tmp_path)
+
+
+def attach_three_boards(monkeypatch, tmp_path) -> BoardPool:
     """Three emulated speck2fmodules, for the inner session and its workers."""
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark")
     for name in ("HIL_DEVICE", "HIL_DEVICE_SCOPE", "HIL_REQUIRE_DEVICE", "HIL_BOARD_WAIT"):
@@ -187,7 +192,7 @@ from hil.backends import DeviceUnavailable, open_device
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices
 
-UNPLUG = os.environ["UNPLUG"]
+UNPLUG = os.environ["UNPLUG"].split(",")
 EVENTS = synthetic.poisson(20_000, 0.05, size=(8, 8), seed=1)
 
 
@@ -200,14 +205,16 @@ def tiny_net():
 
 
 def pytest_hil_open_device(config, spec, profile):
-    \"\"\"Board UNPLUG is pulled out of its USB port halfway through its first replay.\"\"\"
-    pulled = config.rootpath / "pulled"
-    if spec.endswith("@" + UNPLUG) and pulled.exists():
+    \"\"\"The boards UNPLUG names are pulled out of their USB port halfway through their first
+    replay.\"\"\"
+    serial = spec.rpartition("@")[2]
+    pulled = config.rootpath / f"pulled-{serial}"
+    if serial in UNPLUG and pulled.exists():
         raise DeviceUnavailable(spec, "not attached")
     device = open_device(spec, profile)
-    if device.info.serial == UNPLUG:
+    if device.info.serial in UNPLUG:
         pulled.touch()
-        board = emulated_devices.emulated_devkit(UNPLUG)
+        board = emulated_devices.emulated_devkit(device.info.serial)
         board.inject_faults(FaultPlan(disconnect_after_events=len(EVENTS) // 2))
     return device
 """
@@ -216,7 +223,7 @@ REPLAYING_TESTS = DEVICE_TESTS.replace(
     "def log(name, speck):",
     "from conftest import EVENTS, tiny_net\n\n\n"
     "def log(name, speck):\n"
-    "    if speck.info.serial == os.environ['UNPLUG']:\n"
+    "    if speck.info.serial in os.environ['UNPLUG'].split(','):\n"
     "        speck.deploy(tiny_net(), (2, 8, 8)).replay(EVENTS)",
 )
 
@@ -286,3 +293,147 @@ def test_under_xdist_a_worker_whose_board_breaks_moves_to_the_spare(pytester, bo
     result.stdout.fnmatch_lines(
         ["[[]gw?[]] *board SIM0000 quarantined*its remaining tests run on*"]
     )
+
+
+MANY_DEVICE_TESTS = """
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import EVENTS, UNPLUG, tiny_net
+
+LOG = Path(__file__).parent / "ran.log"
+
+
+def after_the_break():
+    \"\"\"Tests on good boards wait until the unplugged boards are quarantined, so every
+    worker holding a good board is still busy then: no spare comes free.\"\"\"
+    markers = [LOG.parent / f"quarantined-{serial}" for serial in UNPLUG if serial]
+    deadline = time.monotonic() + 120
+    while not all(marker.exists() for marker in markers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("n", range(12))
+def test_device(speck, n):
+    if speck.info.serial in UNPLUG:
+        speck.deploy(tiny_net(), (2, 8, 8)).replay(EVENTS)
+    else:
+        after_the_break()
+    with LOG.open("a") as f:
+        f.write(f"{n} {speck.info.serial} {os.getpid()} 0\\n")
+
+
+def test_without_device():
+    pass
+"""
+
+MARKING_CONFTEST = """
+
+def pytest_runtest_logreport(report):
+    \"\"\"Say which boards this worker quarantined, for the tests that wait for it.\"\"\"
+    if report.when == "teardown":
+        for serial in CONFIG.pluginmanager.get_plugin("hil-pool").quarantined:
+            (CONFIG.rootpath / f"quarantined-{serial}").touch()
+
+
+def pytest_configure(config):
+    global CONFIG
+    CONFIG = config
+"""
+
+
+def _by_test(record: dict) -> dict[str, dict]:
+    return {t["nodeid"].split("::")[-1]: t for t in record["tests"]}
+
+
+def _unplugging_run(pytester, monkeypatch, unplug: str, *args: str):
+    pytester.makeconftest("import pytest\n" + UNPLUGGING_CONFTEST + MARKING_CONFTEST)
+    pytester.makepyfile(test_devices=MANY_DEVICE_TESTS)
+    monkeypatch.setenv("UNPLUG", unplug)
+    return pytester.runpytest(*args, "--device", POOL, "--hil-report", "hil.json", "-rs")
+
+
+@pytest.mark.slow
+def test_under_xdist_a_broken_boards_remaining_tests_move_to_the_other_workers(
+    pytester, boards, monkeypatch
+):
+    """Three workers, three boards, no spare: one board is unplugged mid-session."""
+    result = _unplugging_run(pytester, monkeypatch, "SIM0000", "-n", "3")
+    result.assert_outcomes(passed=12, failed=1)
+    record = _record(pytester)
+    tests = _by_test(record)
+    failed = [t for t in tests.values() if t["outcome"] == "failed"]
+    assert [t["serial"] for t in failed] == ["SIM0000"]
+    assert "disconnected" in failed[0]["message"]
+    ran = sorted(int(n) for n, _, _ in _ran(pytester))
+    assert len(ran) == 11 and len(set(ran)) == 11  # every other device test ran, once
+    serials = {t["serial"] for t in tests.values() if t["outcome"] == "passed" and t["serial"]}
+    assert serials == {"SIM0001", "SIM0002"}
+    broken = [w for w, s in record["session"]["workers"].items() if s["pool"]["quarantined"]]
+    assert len(broken) == 1
+    assert list(record["session"]["workers"][broken[0]]["pool"]["quarantined"]) == ["SIM0000"]
+    moved = record["session"]["moved_tests"]
+    assert moved and {m["from"] for m in moved} == set(broken)
+    assert all(tests[m["nodeid"].split("::")[-1]]["outcome"] == "passed" for m in moved)
+    result.stdout.fnmatch_lines(
+        [
+            f"[[]{broken[0]}[]] speck-hil pool: board SIM0000 quarantined for the rest of the "
+            "session: *disconnected*no spare board free*remaining device tests go to the "
+            "workers holding SIM0001, SIM0002",
+            f"speck-hil pool: [[]{broken[0]}[]] had no board; {len(moved)} device test* it was "
+            "given ran on other workers",
+        ]
+    )
+
+
+@pytest.mark.slow
+def test_under_xdist_two_boards_one_breaks_and_the_other_runs_the_rest(
+    pytester, boards, monkeypatch
+):
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule")
+    result = _unplugging_run(pytester, monkeypatch, "SIM0000", "-n", "2")
+    result.assert_outcomes(passed=12, failed=1)
+    tests = _by_test(_record(pytester))
+    assert {t["serial"] for t in tests.values() if t["outcome"] == "failed"} == {"SIM0000"}
+    passed = [t["serial"] for t in tests.values() if t["outcome"] == "passed" and t["serial"]]
+    assert passed == ["SIM0001"] * 11
+
+
+@pytest.mark.slow
+def test_under_xdist_when_every_board_breaks_the_rest_skip_with_the_cause(
+    pytester, boards, monkeypatch
+):
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule")
+    result = _unplugging_run(pytester, monkeypatch, "SIM0000,SIM0001", "-n", "2")
+    result.assert_outcomes(passed=1, failed=2, skipped=10)
+    tests = _by_test(_record(pytester))
+    assert len(tests) == 13
+    skipped = [t for t in tests.values() if t["outcome"] == "skipped"]
+    assert all("device broken earlier in this session" in t["message"] for t in skipped)
+    assert all("disconnected" in t["message"] for t in skipped)
+
+
+@pytest.mark.slow
+def test_under_xdist_a_worker_without_a_board_hands_its_tests_to_the_others_at_once(
+    pytester, boards, monkeypatch
+):
+    """Three workers, two boards: the third does not wait for a board its run mates hold."""
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule")
+    result = _unplugging_run(pytester, monkeypatch, "", "-n", "3", "--board-wait", "600")
+    result.assert_outcomes(passed=13)
+    record = _record(pytester)
+    leases = [w["pool"]["leases"] for w in record["session"]["workers"].values()]
+    assert sorted(len(x) for x in leases) == [0, 1, 1]
+    serials = {t["serial"] for t in record["tests"] if t["serial"]}
+    assert serials == {"SIM0000", "SIM0001"}
+    result.stdout.fnmatch_lines(
+        [
+            "[[]gw?[]] speck-hil pool: no board: every board of sim:speck2fmodule:* is taken "
+            "(*); other workers of this run hold a board (gw? SIM000?*): this worker's device "
+            "tests go to them",
+        ]
+    )
+    assert "waiting up to" not in result.stdout.str()
