@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil import __version__, backends, cli_calibrate, recordings, synthetic
+from hil import __version__, backends, chatter, cli_calibrate, recordings, synthetic
 from hil.chip.devices import DEVICE_TYPES
 from hil.chip.profile import load_profile
 from hil.environment import check_environment
@@ -44,6 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     guard_samna_import()  # before a model file imports sinabs: never PyPI's placeholder samna
+    chatter.quiet()  # sinabs' warnings a deploy always gives, as in pytest
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "command"):

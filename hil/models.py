@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -62,7 +63,10 @@ def load_saved(path: Path) -> object:
     if problem:
         raise ModelError(f"{path}: {problem}")
     try:
-        with torch.serialization.safe_globals(list(safe_classes())):
+        with torch.serialization.safe_globals(list(safe_classes())), warnings.catch_warnings():
+            # torch warns on stderr that it may not read a newer pickle protocol and asks for
+            # an issue to be filed: the refusal below says what matters, in one line.
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
             return torch.load(path, weights_only=True, map_location="cpu")
     except torch.serialization.pickle.UnpicklingError as exc:
         raise ModelError(f"{path}: refused: {_unsafe_reason(exc)}; {SAVE_SAFELY}") from None
@@ -96,8 +100,11 @@ def _unsafe_reason(exc: Exception) -> str:
                 f"the file needs {global_name} to load, which is not a torch or sinabs class "
                 "(loading it would run code the file names)"
             )
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return f"the file cannot be loaded as plain data ({first})"
+    # torch's own first lines suggest weights_only=False, which is what must not happen here;
+    # what the unpickler stopped at follows "WeightsUnpickler error:".
+    detail = text.partition("WeightsUnpickler error:")[2].strip() or text
+    first = detail.splitlines()[0] if detail else type(exc).__name__
+    return f"the file cannot be loaded as plain data (torch's safe loader: {first})"
 
 
 def _load_file(path: Path) -> object:

@@ -125,6 +125,20 @@ def test_model_cli(bad, untouched, capsys):
     assert out == ""
 
 
+@pytest.mark.parametrize("bad", CODE_EXECUTION, ids=repr)
+def test_a_refused_model_file_says_nothing_else(bad, untouched):
+    """No warning from torch beside the one line (it would print on the lab's stderr and ask
+    for an issue to be filed), and none of torch's advice to load with weights_only=False."""
+    import warnings
+
+    reference = untouched.build(bad)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ModelError) as error:
+        warnings.simplefilter("always")
+        load_model(reference)
+    assert [str(w.message) for w in caught] == []
+    assert "weights_only` set to `False`" not in str(error.value)
+
+
 def test_model_pytest(pytester):
     references = [bad.build(pytester.path) for bad in CODE_EXECUTION]
     pytester.makepyfile(
