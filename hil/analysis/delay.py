@@ -9,21 +9,33 @@ that output's delay.
 A real chip loses spikes, adds some and jitters their times, so the pairing cannot count
 spikes (pairing each neuron's k-th spikes reads every spike after a lost one as delayed by
 the neuron's inter-spike interval). It rests on what a stall is instead: a delay that every
-output caused at about the same time shares, because one queue delays them all.
+output caused at about the same time shares, because one queue delays them all, in order.
+The ideal spikes, in time order (the cause's time), are cut into windows of
+``WINDOW_SPIKES``.
 
-1. **Delay curve.** The ideal spikes, in time order (the cause's time), are cut into windows
-   of ``WINDOW_SPIKES``. For a sample of each window, every device spike of the same neuron
-   from ``EARLY_US`` before to ``max_lag_us`` after (the ``MAX_CANDIDATES`` nearest) is a
-   candidate partner, and the candidate delays are histogrammed on bins ``BIN_REL`` of the
-   delay wide (``BIN_REL·BIN_FLOOR_US`` near zero), pooled with the neighbouring windows'.
-   Wrong partners spread evenly over the delays each anchor can reach; true ones pile up at
-   the window's delay. The window's delay is the bin that stands out most from that chance
-   level, kept when it does so by ``MIN_SCORE`` standard deviations and holds an excess of
-   ``MIN_SUPPORT`` of the sampled spikes, and is near the running median over
-   ``SMOOTH_WINDOWS`` such windows (chance does not repeat itself from window to window). A
-   window without one takes its delay from its neighbours' for pairing; the per-window
-   delays reported come only from windows that showed one.
-2. **Pairs.** Each ideal spike is paired with its neuron's device spike nearest the curve,
+1. **Delay by counts.** A queue keeps its outputs in order, so the delay of the outputs
+   caused at t is how much later the device's cumulative output count of a core reaches the
+   fraction of its total that the ideal chip's reaches at t (counts normalised, so a loss
+   that is uniform cancels). Misaddressed spikes cannot touch it; losses that are not
+   uniform move it by milliseconds, so it is believed only where pairing confirms it: more
+   of a window's ideal spikes (pooled with ``COUNT_POOL`` neighbours on each side) find a
+   device spike of their neuron within ``COUNT_TOLERANCE_REL`` of the counts' delay than
+   chance gives (the same band's hits on either side of it, or at no delay at all, whichever
+   is more), by ``MIN_COUNT_SCORE`` standard deviations and ``MIN_COUNT_SUPPORT`` of them.
+2. **Delay by pairing**, for the windows the counts could not confirm. For a sample of each
+   window, every device spike of the same neuron from ``EARLY_US`` before to ``max_lag_us``
+   after (the ``MAX_CANDIDATES`` nearest) is a candidate partner, and the candidate delays
+   are histogrammed on bins ``BIN_REL`` of the delay wide (``BIN_REL·BIN_FLOOR_US`` near
+   zero), pooled with the neighbouring windows'. Wrong partners spread evenly over the delays
+   each anchor can reach; true ones pile up at the window's delay. The window's delay is the
+   bin that stands out most from that chance level, kept when it does so by ``MIN_SCORE``
+   standard deviations and holds an excess of ``MIN_SUPPORT`` of the sampled spikes, is near
+   the running median over ``SMOOTH_WINDOWS`` such windows (chance does not repeat itself
+   from window to window), and is not beyond what the counts allow
+   (``COUNT_BOUND_FACTOR`` times their delay plus ``COUNT_BOUND_US``: a chance pile-up of
+   partners in a backlog's dense drain). A window without either takes its delay from its
+   neighbours' for pairing; the per-window delays reported come only from windows with one.
+3. **Pairs.** Each ideal spike is paired with its neuron's device spike nearest that curve,
    kept when within ``TOLERANCE_US`` or ``TOLERANCE_REL`` of the curve's delay (a device spike
    goes to one ideal spike at most). The windows' median delays then draw a finer curve, and
    the pairing is repeated ``REFINEMENTS`` times. Device spikes left without a partner (a
@@ -51,6 +63,12 @@ BIN_REL = 0.02
 EARLY_US = 200  # a jittered output may leave before its ideal twin's time
 MIN_SCORE = 8.0
 MIN_SUPPORT = 0.1
+COUNT_TOLERANCE_REL = 0.05  # the counts' delay is as good as a few % in a backlog
+COUNT_POOL = 4
+MIN_COUNT_SCORE = 5.0  # one delay tested per window, not the best of many: less is chance
+MIN_COUNT_SUPPORT = 0.05
+COUNT_BOUND_FACTOR = 2.0  # pairing's delay is chance when it exceeds the counts' by this
+COUNT_BOUND_US = 10_000.0  # factor and this much (a chance pile-up in a dense drain)
 SMOOTH_WINDOWS = 5
 TOLERANCE_US = 500.0
 TOLERANCE_REL = 0.25
@@ -103,10 +121,20 @@ def match_outputs(
     reference_codes = packing.codes(reference)
     device_codes = np.sort(packing.codes(device))
     windows = _windows(len(reference))
-    found = _delay_curve(reference_codes, device_codes, windows, max_lag_us, packing)
-    if found is None:
+    counted = _counted_curve(
+        reference_codes, device_codes, windows, _count_delay(device, reference), packing
+    )
+    paired = _delay_curve(reference_codes, device_codes, windows, max_lag_us, packing)
+    window_delay, strong = counted
+    if paired is not None:  # pairing's own delay where the counts' was not confirmed,
+        paired_delay, paired_shown = paired  # unless the counts rule it out
+        paired_shown &= paired_delay <= COUNT_BOUND_FACTOR * window_delay + COUNT_BOUND_US
+        window_delay = np.where(strong, window_delay, paired_delay)
+        strong |= paired_shown
+    if not strong.any():
         return _unmatched(device, reference)
-    curve, strong = found
+    shown = np.flatnonzero(strong)
+    curve = np.interp(np.arange(len(strong)), shown, window_delay[shown])[windows]
     cause_t = packing.time(reference_codes)
     for _ in range(REFINEMENTS + 1):
         partner, delay, kept = _pair(reference_codes, device_codes, curve, packing)
@@ -185,6 +213,11 @@ class _Packing:
             code = (code << width) | spikes[name].astype(np.int64)
         return (code << self.t_bits) | (spikes["t"].astype(np.int64) - self.t0 + self.offset)
 
+    def shifted(self, codes: np.ndarray, shift_us: np.ndarray) -> np.ndarray:
+        """Codes moved by ``shift_us`` in time, kept within their neuron's code range."""
+        moved = (codes & self.time_mask) + np.rint(shift_us).astype(np.int64)
+        return (codes & ~self.time_mask) | np.clip(moved, 0, self.time_mask)
+
     def time(self, codes: np.ndarray) -> np.ndarray:
         return (codes & self.time_mask) - self.offset + self.t0
 
@@ -208,8 +241,8 @@ def _delay_curve(
     max_lag_us: int,
     packing: _Packing,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The shared delay (µs) at each anchor (ideal spike, in time order), and which windows
-    showed one (the others interpolate between them); None when no window shows one.
+    """The shared delay (µs) of each window of anchors (ideal spikes, in time order), and
+    which windows showed one (the others interpolate between them); None when none did.
 
     A window's delay is the bin whose count stands out most from what chance gives: each
     sampled anchor's candidates, spread over the delays it could reach as the device's
@@ -274,8 +307,82 @@ def _delay_curve(
     shown, smoothed = shown[consistent], smoothed[consistent]
     if len(shown) == 0:
         return None
-    window_delay = np.interp(np.arange(n_windows), shown, smoothed)
-    return window_delay[windows], strong
+    return np.interp(np.arange(n_windows), shown, smoothed), strong
+
+
+def _count_delay(device: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per reference spike (in time order): how much later its core's device outputs reached
+    the same fraction of their total, i.e. the horizontal distance between the core's
+    normalised cumulative output counts. A queue keeps its outputs in order, so this is the
+    delay a stall makes, whatever addresses the spikes carry and however many are lost
+    uniformly; but it reads a few ms of delay where losses are not uniform."""
+    delay = np.zeros(len(reference))
+    for layer in np.unique(reference["layer"]):
+        mine = reference["layer"] == layer
+        device_t = np.sort(device["t"][device["layer"] == layer]).astype(np.float64)
+        if len(device_t) == 0:
+            continue
+        n = int(mine.sum())
+        rank = (np.arange(n) + 0.5) * (len(device_t) / n) - 0.5
+        delay[mine] = np.interp(rank, np.arange(len(device_t)), device_t) - reference["t"][mine]
+    return delay
+
+
+def _counted_curve(
+    anchor_codes: np.ndarray,
+    device_codes: np.ndarray,
+    windows: np.ndarray,
+    count_delay: np.ndarray,
+    packing: _Packing,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's delay by counts (its anchors' median, at least 0), and whether pairing
+    confirms it: more of the window's anchors (pooled with ``COUNT_POOL`` neighbours on each
+    side) find a device spike of their neuron within ``COUNT_TOLERANCE_REL`` of that delay
+    than chance gives, by ``MIN_COUNT_SCORE`` standard deviations and ``MIN_COUNT_SUPPORT`` of the
+    anchors. Chance is what equally wide bands give on either side of the delay, or at no
+    delay at all, whichever is more (so a window whose outputs are not delayed is never
+    confirmed at the delay its counts read)."""
+    n_windows = int(windows[-1]) + 1
+    window_delay = np.maximum(_window_median(count_delay, windows, n_windows), 0.0)
+    by_code = np.argsort(anchor_codes, kind="stable")  # nearly sorted keys search fast
+    anchor_codes, windows = anchor_codes[by_code], windows[by_code]
+    delay = window_delay[windows]
+    half = np.maximum(TOLERANCE_US, COUNT_TOLERANCE_REL * delay)
+
+    def anchors_with_spike(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        found = _has_spike(anchor_codes, device_codes, low, high, packing)
+        return _pooled(np.bincount(windows, found, minlength=n_windows), COUNT_POOL)
+
+    hits = anchors_with_spike(delay - half, delay + half)
+    beside = anchors_with_spike(delay - 3 * half, delay - half - 1)
+    beside += anchors_with_spike(delay + half + 1, delay + 3 * half)
+    chance = np.maximum(beside / 2, anchors_with_spike(-half, half))
+    anchors = _pooled(np.bincount(windows, minlength=n_windows), COUNT_POOL)
+    score = (hits - chance) / np.sqrt(1.5 * chance + 1.0)
+    confirmed = (score >= MIN_COUNT_SCORE) & (hits - chance >= MIN_COUNT_SUPPORT * anchors)
+    return window_delay, confirmed
+
+
+def _has_spike(
+    anchor_codes: np.ndarray,
+    device_codes: np.ndarray,
+    low_us: np.ndarray,
+    high_us: np.ndarray,
+    packing: _Packing,
+) -> np.ndarray:
+    """1.0 where the anchor's neuron has a device spike from ``low_us`` to ``high_us``
+    (inclusive) after the anchor, else 0.0; fastest with anchors in code order."""
+    low = np.searchsorted(device_codes, packing.shifted(anchor_codes, low_us), side="left")
+    high = np.searchsorted(device_codes, packing.shifted(anchor_codes, high_us), side="right")
+    return (high > low).astype(np.float64)
+
+
+def _window_median(values: np.ndarray, windows: np.ndarray, n_windows: int) -> np.ndarray:
+    """Median of ``values`` over each window (windows are runs of the same index)."""
+    order = np.lexsort((values, windows))
+    starts = np.searchsorted(windows, np.arange(n_windows))
+    sizes = np.diff(np.r_[starts, len(windows)])
+    return values[order][starts + sizes // 2]
 
 
 def _per_window_bins(
@@ -311,12 +418,11 @@ def _bin_of(delay: np.ndarray) -> np.ndarray:
     return np.where(delay < 0, 0, index)
 
 
-def _pooled(values: np.ndarray) -> np.ndarray:
-    """Each window's row (or value) summed with its neighbours'."""
-    pooled = values.astype(np.float64)
-    pooled[1:] += values[:-1]
-    pooled[:-1] += values[1:]
-    return pooled
+def _pooled(values: np.ndarray, half: int = 1) -> np.ndarray:
+    """Each window's row (or value) summed with its ``half`` neighbours on either side."""
+    total = np.cumsum(np.r_[np.zeros((1, *values.shape[1:])), values], axis=0)
+    rows = np.arange(len(values))
+    return total[np.minimum(rows + half + 1, len(values))] - total[np.maximum(rows - half, 0)]
 
 
 def _three_bins(histogram: np.ndarray) -> np.ndarray:

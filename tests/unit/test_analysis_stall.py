@@ -110,6 +110,19 @@ def test_a_growing_delay_is_followed_through_noise():
     assert close.mean() > 0.95
 
 
+def test_counts_that_read_a_delay_the_outputs_do_not_have_are_not_believed():
+    """Losses that come and go (up to 60 % of the spikes, in 60 ms waves) move the normalised
+    cumulative counts by milliseconds while every output leaves 30 µs after its cause: the
+    counts' delay must not be confirmed by the partners found at no delay (a window pooled
+    with neighbours whose band reaches zero once read 2.3 ms here)."""
+    ideal = poisson_spikes(50, 400, 1_000_000, seed=11)
+    rng = np.random.default_rng(12)
+    wave = 0.3 * (1 + np.sin(2 * np.pi * ideal["t"] / 60_000))
+    device = noisy_copy(ideal[rng.random(len(ideal)) >= wave], lambda t: 30, seed=13, lose=0.0)
+    delays = match_outputs(device, ideal)
+    assert np.all(np.abs(delays.window_delay_us - 30) < 20)
+
+
 def test_nothing_in_common_matches_nothing():
     ideal = poisson_spikes(400, 40, 1_000_000, seed=5)
     unrelated = poisson_spikes(400, 40, 1_000_000, seed=6)

@@ -9,9 +9,9 @@
 
 Each seed draws the chip's noise (and which inputs it loses) anew; the emulated chip runs
 directly (``Speck``), behind one deployment per network. The seeds are split into chunks, each
-its own test, so ``pytest -n 2`` spreads them over both workers; each chunk adds its seeds to a
-tally the workers share, and the chunk that completes a chip's tally asserts and prints the
-rates over all seeds (the table the README quotes; ``-rP`` shows it).
+its own test, so ``pytest -n 2`` spreads them over both workers; each chunk asserts every one
+of its seeds and adds them to a tally the workers share, and the chunk that completes a chip's
+tally prints the rates over all seeds (the table the README quotes; ``-rP`` shows it).
 """
 
 import dataclasses
@@ -160,21 +160,39 @@ def rates(chip: str, results: dict) -> dict:
 @pytest.mark.parametrize("seeds", CHUNKS, ids=lambda seeds: f"seeds{seeds.start}-{seeds.stop - 1}")
 @pytest.mark.parametrize("chip", CHIPS)
 def test_stall_detector(chip, seeds, healthy, overloaded, burst_demand, tally):
+    """No false alarm, no miss, and every peak within 15 % of the queueing arithmetic."""
     results = seed_results(chip, seeds, healthy, overloaded, burst_demand)
+    everything = tally(chip, results)
+    if everything is not None:
+        rates(chip, everything)  # the README's table, printed by the chunk that completes it
     alarms = [seed for seed, result in results.items() if result["false_alarm"]]
     misses = [seed for seed, result in results.items() if result["miss"]]
+    far = {
+        seed: f"{result['peak_error']:+.1%}"
+        for seed, result in results.items()
+        if abs(result["peak_error"]) > 0.15
+    }
     assert not alarms, f"healthy runs judged stalled, seeds {alarms}"
     assert not misses, f"overloaded runs not judged stalled, seeds {misses}"
-    everything = tally(chip, results)
-    if everything is None:
-        return  # another chunk completes the tally
-    table = rates(chip, everything)
-    if chip == "noisy":
-        return  # its peak error is measured and printed, not yet within 15 % (README)
-    assert abs(table["peak_error_median"]) < 0.15
-    # with 5 % of inputs lost, a few runs find the delay in too few windows near the end of
-    # the burst and read its peak up to about a quarter low (README, stall detector)
-    assert table["peaks_within_15%"] >= 0.9 * SEEDS
+    assert not far, f"peak delay off the queueing arithmetic by more than 15 %: {far}"
+
+
+@pytest.mark.parametrize(("misaddressed", "seed"), [(0.4, 2), (0.5, 5)])
+def test_cases_pairing_alone_misread(misaddressed, seed, overloaded, burst_demand):
+    """Two runs of the burst on a noisy chip losing 5 % of its inputs that pairing alone
+    misread: on the shipped ``noisy`` chip (seed 2) it followed the backlog only to 16 ms of
+    its 41 ms; with half of cores 0-1's spikes misaddressed (seed 5), a chance pile-up of
+    partners in the dense drain read as 400 ms. The counts measure both."""
+    deployment, recording = overloaded
+    truth = chip_truth("noisy", 0.05)
+    truth = dataclasses.replace(
+        truth, noise=dataclasses.replace(truth.noise, misaddressed_spikes=misaddressed)
+    )
+    inputs = deployment.mapping.input_spikes(recording.events)
+    outputs = Speck(deployment.mapping.config, truth, seed=seed).run(inputs)
+    report = stall_report(Run(inputs, outputs, deployment, 0.0, 0.0, source=recording.name))
+    expected = queueing_peak_us(burst_demand, 0.05)
+    assert abs(report.max_us / expected - 1) <= 0.15, (report.max_us, expected)
 
 
 def test_noisy_chip_agreement_and_reset_verdict(device):
