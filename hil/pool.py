@@ -77,10 +77,10 @@ def named_board(spec: DeviceSpec) -> DeviceSpec | None:
         import samna
     else:
         return None
-    from hil.backends.samna_backend import _select  # the choice open_device makes
+    from hil.backends.samna_backend import select_device_info  # as open_device picks
 
     try:
-        info = _select(samna, spec)
+        info = select_device_info(samna, spec)
     except DeviceError:
         return None
     prefix = "sim:" if spec.kind == "emulated" else ""

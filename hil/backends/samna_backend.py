@@ -76,7 +76,7 @@ class SamnaDevice(Device):
         self._spec = spec
         self.profile = profile
         self._quiet_ms = quiet_ms
-        device_info = _select(samna, spec)
+        device_info = select_device_info(samna, spec)
         owner = _owners.get((id(samna), str(device_info.serial_number)))
         if owner is not None:
             raise DeviceUnavailable(
@@ -440,7 +440,7 @@ def _takes_arrays(source: Any, sink: Any) -> bool:
     )
 
 
-def _select(samna: ModuleType, spec: DeviceSpec) -> Any:
+def select_device_info(samna: ModuleType, spec: DeviceSpec) -> Any:
     """The DeviceInfo that ``spec`` names, indices ordered by USB address as sinabs does."""
     listed = list(samna.device.get_all_devices())
     matching = sorted(
