@@ -17,6 +17,7 @@ from torch import nn
 import hil.emulator.samna as samna
 from hil.emulator.install import install_as_samna
 from hil.emulator.samna import device as emulated_devices
+from tests.unit.test_emulated_devkit import identity_config
 
 START = 50
 BIAS = -1
@@ -30,21 +31,15 @@ def one_board():
 
 
 def leaky_config(threshold: int = 1000):
-    """One core, 1x1 kernel of weight 1, a leak of -1 per slow-clock tick, neurons at 50."""
-    config = samna.speck2f.configuration.SpeckConfiguration()
+    """The identity core, with a bias of BIAS, a leak of -1 per slow-clock tick, and neurons
+    at START."""
+    config = identity_config()
     core = config.cnn_layers[0]
-    core.dimensions = {
-        "input_shape": {"size": {"x": 4, "y": 4}, "feature_count": 1},
-        "output_shape": {"size": {"x": 4, "y": 4}, "feature_count": 1},
-        "kernel_size": 1,
-    }
-    core.weights = [[[[1]]]]
     core.biases = [BIAS]
     core.leak_enable = True
     core.neurons_initial_value = np.full((1, 4, 4), START).tolist()
     core.threshold_high = threshold
     core.threshold_low = -1000
-    core.monitor_enable = True
     return config
 
 
