@@ -31,6 +31,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check hil tests
 	$(BIN)/ruff format --check hil tests
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable -p no:xdist

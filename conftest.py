@@ -10,7 +10,7 @@ exists: numba loads most of its compiler the first time it compiles something.
 import numba
 import sinabs  # noqa: F401  (pylab and numpy.fft, which inner sessions' conftests import)
 
-import hil.checks  # noqa: F401  (torch, matplotlib)
+import hil.analysis.checks  # noqa: F401  (torch, matplotlib)
 
 numba.njit(lambda: 0)()
 

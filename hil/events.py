@@ -52,6 +52,15 @@ def empty_spikes(n: int = 0) -> np.ndarray:
     return np.zeros(n, dtype=SPIKE_DTYPE)
 
 
+def spikes_as_events(spikes: np.ndarray) -> np.ndarray:
+    """Chip spikes as sensor events (``p`` = feature), so a chip's output can be saved and
+    replayed like any recording; the layer is dropped."""
+    events = empty_events(len(spikes))
+    for name, column in (("t", "t"), ("x", "x"), ("y", "y"), ("p", "feature")):
+        events[name] = spikes[column]
+    return events
+
+
 def as_events(
     array: np.ndarray,
     sensor_size: Sequence[int] | None = None,

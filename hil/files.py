@@ -1,15 +1,53 @@
-"""What every reader of a user's file checks first: that there is a regular file to read.
+"""Files a user gives or gets: what every reader checks first, and the one way to write.
 
-Opening a FIFO or a character device blocks forever or reads without end, and a directory
-fails with an error that names nothing, so readers ask here before they open anything. The
-answer is a short problem text (or None); each reader turns it into its own error type.
+Reading: opening a FIFO or a character device blocks forever or reads without end, and a
+directory fails with an error that names nothing, so readers ask here before they open
+anything. The answer is a short problem text (or None); each reader turns it into its own
+error type.
+
+Writing: every file the harness writes (recordings, manifests, run records, profiles) appears
+only when complete, so a crash or a full disk never leaves half a file where a whole one was.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; renamed onto ``path`` when the block ends,
+    removed when it raises. The file gets the umask's mode (mkstemp's 0600 would hide it from
+    the rest of the lab)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, _default_mode())
+        os.close(fd)
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def unreadable_file(path: str | os.PathLike) -> str | None:

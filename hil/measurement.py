@@ -145,10 +145,25 @@ class Measurement:
             "better": self.better,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Measurement:
+        """The measurement ``as_dict`` wrote (a run record's), judged again from its limits."""
+        return cls(
+            str(data["name"]),
+            _from_json_number(data["value"]),
+            str(data.get("unit") or ""),
+            _from_json_number(data.get("lower")),
+            _from_json_number(data.get("upper")),
+            _from_json_number(data.get("marginal")),
+            note=str(data.get("note") or ""),
+            better=data.get("better"),
+            skipped=data.get("outcome") == str(Outcome.SKIPPED),
+        )
+
 
 class Measure:
     """Records a test's measurements: ``measure(name, value, unit, lower=, upper=,
-    marginal=, better=)``. Nothing raises when a value is out of its limit, so every
+    marginal=, better=, note=)``. Nothing raises when a value is out of its limit, so every
     measurement of a test is kept; whoever owns the recorder judges them all at the end
     (``failures``)."""
 
@@ -164,8 +179,11 @@ class Measure:
         upper: float | None = None,
         marginal: float | None = None,
         better: str | None = None,
+        note: str = "",
     ) -> Measurement:
-        return self.add(Measurement(name, value, unit, lower, upper, marginal, better=better))
+        return self.add(
+            Measurement(name, value, unit, lower, upper, marginal, note=note, better=better)
+        )
 
     def skip(self, name: str, reason: str, unit: str = "") -> Measurement:
         """Record that the measurement ``name`` cannot be made here, and why."""
@@ -207,3 +225,7 @@ def _json_number(value: float | None):
     if value is None or isinstance(value, int) or math.isfinite(value):
         return value
     return str(value)
+
+
+def _from_json_number(value) -> float | None:
+    return float(value) if isinstance(value, str) else value

@@ -53,13 +53,13 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
         spec = parse_device_spec(spec)
     if spec.kind == "labgrid":
         raise DeviceSpecError(
-            f"{spec} is a labgrid place: acquire it first (hil.labgrid_pool.LabgridPool), "
+            f"{spec} is a labgrid place: acquire it first (hil.lab.labgrid.pool.LabgridPool), "
             "then open its devkit"
         )
     if spec.pool:
         raise DeviceSpecError(
             f"{spec} names every attached {spec.device_type}, not one board; open one "
-            f"({spec.device_type}@SERIAL) or lease one with hil.pool.BoardPool"
+            f"({spec.device_type}@SERIAL) or lease one with hil.lab.pool.BoardPool"
         )
     chip_profile = load_profile(spec.profile_name, override=profile)
     try:

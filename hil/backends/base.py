@@ -25,8 +25,8 @@ from hil.backends.deploy import (
     map_network,
     probe_network,
 )
-from hil.backends.errors import DeployError, DeviceError, DeviceUnavailable
-from hil.events import EVENT_DTYPE, SPIKE_DTYPE, as_events
+from hil.backends.errors import DeployError
+from hil.events import as_events, empty_events
 from hil.recordings import Recording
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ __all__ = [
     "DeviceInfo",
     "DeviceUnavailable",
     "Run",
-    "empty_outputs",
 ]
 
 DEFAULT_TIMEOUT_MARGIN_S = 5.0
@@ -104,6 +103,21 @@ class Run:
             return 0
         last = max(int(self.inputs["t"][-1]), int(self.outputs["t"].max(initial=0)))
         return last - int(self.inputs["t"][0])
+
+
+class DeviceError(RuntimeError):
+    """A device that failed, vanished or stopped answering. ``partial`` keeps the run up to
+    the failure (inputs written, outputs collected), so nothing measured is lost."""
+
+    def __init__(self, device: str, problem: str, partial: Run | None = None):
+        super().__init__(f"{device}: {problem}")
+        self.device = device
+        self.problem = problem
+        self.partial = partial
+
+
+class DeviceUnavailable(DeviceError):
+    """No device matching the spec can be opened here (none attached, or no real samna)."""
 
 
 @dataclass
@@ -277,7 +291,7 @@ class Device(ABC):
         elif deployment.device is not self:
             deployment = Deployment(self, deployment.mapping, deployment.reset_mode)
             self._apply(deployment, None)
-        deployment.replay(np.zeros(0, EVENT_DTYPE), timeout_s=timeout_s)
+        deployment.replay(empty_events(), timeout_s=timeout_s)
 
     def _probe_mapping(self) -> Mapping:
         return map_network(
@@ -332,7 +346,3 @@ class Device(ABC):
 def _reference_key(inputs: np.ndarray, dt_us: int, reset_mode: str, spike_fn: Any) -> tuple:
     digest = hashlib.blake2b(np.ascontiguousarray(inputs).data, digest_size=16).hexdigest()
     return (digest, dt_us, reset_mode, spike_fn)
-
-
-def empty_outputs() -> np.ndarray:
-    return np.zeros(0, dtype=SPIKE_DTYPE)

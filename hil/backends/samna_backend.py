@@ -42,7 +42,7 @@ from hil.bulk import collector_paused
 from hil.chip.devices import SINK_BUFFERS, SOURCE_BUFFERS
 from hil.chip.profile import ChipProfile
 from hil.emulator.program import DVS_LAYER
-from hil.events import SPIKE_DTYPE
+from hil.events import SPIKE_DTYPE, empty_spikes
 
 #: Events per write: samna's event objects, and spike arrays on the emulated devkit.
 WRITE_CHUNK = 8192
@@ -371,7 +371,7 @@ class _Outputs:
                 part if isinstance(part, np.ndarray) else self._on_input_time(_to_array(part))
                 for part in self.parts
             ]
-            self.parts = [np.concatenate(arrays) if arrays else np.zeros(0, SPIKE_DTYPE)]
+            self.parts = [np.concatenate(arrays) if arrays else empty_spikes()]
         return self.parts[0]
 
     def _on_input_time(self, spikes: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from sinabs.activation import MembraneReset, MembraneSubtract, MultiSpike
 from hil.backends.deploy import Mapping, cnn_layers
 from hil.backends.torch_threads import use_torch_threads
 from hil.bounds import check_array_size
-from hil.events import SPIKE_DTYPE
+from hil.events import SPIKE_DTYPE, empty_spikes
 
 DEFAULT_DT_US = 1000
 
@@ -91,7 +91,7 @@ def forward(network: Any, mapping: Mapping, inputs: np.ndarray, dt_us: int) -> n
     """Run chip input events through ``network`` (mapped as ``mapping``) in ``dt_us`` bins;
     returns the monitored layers' spikes before pooling, one event per spike, at bin start."""
     if len(inputs) == 0:
-        return np.zeros(0, dtype=SPIKE_DTYPE)
+        return empty_spikes()
     use_torch_threads()
     t0 = int(inputs["t"][0])
     frames = spike_frames(inputs, mapping.input_shape, dt_us, t0)
@@ -161,6 +161,6 @@ def _spike_events(recorded: dict[int, torch.Tensor], t0: int, dt_us: int) -> np.
         events["t"] = t0 + np.repeat(step, repeat) * dt_us
         parts.append(events)
     if not parts:
-        return np.zeros(0, dtype=SPIKE_DTYPE)
+        return empty_spikes()
     merged = np.concatenate(parts)
     return merged[np.argsort(merged["t"], kind="stable")]

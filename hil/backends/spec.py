@@ -5,10 +5,10 @@
 - ``sim`` (the default) or ``sim:speck2fmodule`` (also ``sim:speck2fmodule:1`` /
   ``@SERIAL``): the emulated devkit, driven through the same samna code path;
 - ``speck2fmodule:*`` or ``sim:speck2fmodule:*``: a pool, every attached board of the type
-  (``hil.pool`` leases one of them);
+  (``hil.lab.pool`` leases one of them);
 - ``labgrid:PLACE``: the Speck devkit of a labgrid place, acquired through labgrid's
   coordinator; ``labgrid:TAG=VALUE[,TAG=VALUE...]``: a pool of the places with those tags
-  (``hil.labgrid_pool`` acquires one of them);
+  (``hil.lab.labgrid.pool`` acquires one of them);
 - ``sinabs``: sinabs' time-stepped forward of the discretized network;
 - ``specksim``: samna's own simulator, where real samna is installed.
 """

@@ -159,15 +159,15 @@ def _core_problems(core: CoreProgram, used: set[int], profile: ChipProfile) -> l
                 f"{prefix}{what} has shape {_samna_order(array.shape)}; "
                 f"the dimensions need {_samna_order(needed)}"
             )
-    weight_bits, state_bits = profile.limits.weight_bits, profile.limits.state_bits
+    weights, states = profile.limits.weight_range, profile.limits.state_range
     problems += [
         f"{prefix}{problem}"
         for problem in (
-            _range_problem("weights", core.weights, weight_bits),
-            _range_problem("biases", core.biases, state_bits),
-            _range_problem("neurons_initial_value", core.initial_states, state_bits),
-            _range_problem("threshold_high", core.threshold_high, state_bits),
-            _range_problem("threshold_low", core.threshold_low, state_bits),
+            _range_problem("weights", core.weights, weights),
+            _range_problem("biases", core.biases, states),
+            _range_problem("neurons_initial_value", core.initial_states, states),
+            _range_problem("threshold_high", core.threshold_high, states),
+            _range_problem("threshold_low", core.threshold_low, states),
         )
         if problem
     ]
@@ -220,8 +220,9 @@ def _destination_problems(
     return problems
 
 
-def _range_problem(what: str, value: np.ndarray | int, bits: int) -> str | None:
-    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+def _range_problem(what: str, value: np.ndarray | int, limits: tuple[int, int]) -> str | None:
+    low, high = limits
+    bits = (high - low + 1).bit_length() - 1
     array = np.asarray(value)
     if array.size == 0 or (array.min() >= low and array.max() <= high):
         return None

@@ -47,7 +47,7 @@ from hil.emulator.samna.power import PowerMonitor
 from hil.emulator.speck import Speck
 from hil.emulator.truth import emulated_profile
 from hil.emulator.wall_time import WallTime
-from hil.events import SPIKE_DTYPE
+from hil.events import SPIKE_DTYPE, empty_spikes
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ def neuron_index(address: int, shape: tuple[int, int, int], core: int) -> tuple[
 
 
 def _spike_array(rows: list[tuple]) -> np.ndarray:
-    return np.array(rows, dtype=SPIKE_DTYPE) if rows else np.zeros(0, dtype=SPIKE_DTYPE)
+    return np.array(rows, dtype=SPIKE_DTYPE) if rows else empty_spikes()
 
 
 def _bits(size: int) -> int:

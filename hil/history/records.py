@@ -1,6 +1,6 @@
 """Run records and pytest-benchmark files, read into one shape the store keeps.
 
-A speck-hil run record (``hil.report``, version 2) is one run of the suite on one device; a
+A speck-hil run record (``hil.plugin.record``, version 2) is one run of the suite on one device; a
 pytest-benchmark JSON file is one run of host benchmarks on one machine. Both become a
 ``RunEntry``: provenance plus one ``Result`` per measured value, so host benchmarks and chip
 measurements trend in one place. Anything else is refused with one line naming the file and

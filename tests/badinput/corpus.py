@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hil import recordings, synthetic
+from hil import recordings
 from hil.events import EVENT_DTYPE
+from hil.recordings import synthetic
 
 SPECK2F = Path(__file__).resolve().parents[2] / "hil" / "chip" / "profiles" / "speck2f.toml"
 MARKER = "RAN"  # a file a payload would create: its presence proves code ran

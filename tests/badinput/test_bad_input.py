@@ -317,7 +317,7 @@ def test_recording_cli(bad, untouched, capsys, tmp_path):
 
 
 def test_an_artifact_that_is_a_fifo_is_refused(tmp_path):
-    from hil.artifacts import ArtifactError, load_spikes
+    from hil.plugin.artifacts import ArtifactError, load_spikes
 
     os.mkfifo(tmp_path / "run0-outputs.h5")
     with pytest.raises(ArtifactError) as error:

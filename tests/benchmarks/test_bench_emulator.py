@@ -20,12 +20,12 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
 from hil.backends.simulate import spike_frames
 from hil.backends.torch_threads import use_torch_threads
 from hil.emulator import Speck
 from hil.emulator.install import install_as_samna
 from hil.events import SPIKE_DTYPE
+from hil.recordings import synthetic
 
 pytestmark = pytest.mark.slow
 

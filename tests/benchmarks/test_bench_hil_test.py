@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from hil import recordings
+from hil.analysis.checks import HilMeasure
 from hil.backends import open_device
 from hil.backends.torch_threads import use_torch_threads
-from hil.checks import HilMeasure
 from hil.emulator.samna import device as emulated_devices
 from hil.examples import INPUT_SHAPE_128, scnn_128
 

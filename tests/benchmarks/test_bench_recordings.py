@@ -5,7 +5,8 @@ import time
 import h5py
 import pytest
 
-from hil import recordings, synthetic
+from hil import recordings
+from hil.recordings import synthetic
 
 pytestmark = pytest.mark.slow
 N_EVENTS = 10_000_000

@@ -16,11 +16,12 @@ import time
 
 import pytest
 
-from hil import recordings, synthetic
+from hil import recordings
 from hil.backends import open_device
 from hil.emulator import Speck
 from hil.emulator.samna import device as emulated_devices
 from hil.examples import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, scnn_128
+from hil.recordings import synthetic
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,11 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
 from hil.analysis.synops import synops_report
 from hil.backends import Run, open_device
 from hil.emulator.samna import device as emulated_devices
 from hil.events import SPIKE_DTYPE
+from hil.recordings import synthetic
 
 pytestmark = pytest.mark.slow
 N_OUTPUTS = 10_000_000

@@ -4,7 +4,6 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
 from hil.analysis.agreement import LayerAgreement, ResetModeVerdict, agreement
 from hil.analysis.delay import OutputDelays
 from hil.analysis.plots import core_colour, plot_run, run_figure
@@ -12,6 +11,7 @@ from hil.analysis.stall import StallReport, stall_report
 from hil.analysis.synops import CoreSynops, SynopsReport, synops_report
 from hil.backends import open_device
 from hil.emulator.samna import device as emulated_devices
+from hil.recordings import synthetic
 
 
 def test_a_picture_per_replay(tmp_path):

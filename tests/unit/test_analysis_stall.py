@@ -6,12 +6,12 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
 from hil.analysis.delay import match_outputs, output_delays
 from hil.analysis.stall import MAX_RATE_BINS, rate_lag_us, stall_report
 from hil.backends import open_device
 from hil.emulator.samna import device as emulated_devices
 from hil.events import SPIKE_DTYPE
+from hil.recordings import synthetic
 
 BUDGET_TOML = "[timing]\nsynops_per_s = [{0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}]\n"
 

@@ -6,11 +6,11 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
 from hil.analysis.synops import CoreSynops, projective_field_sizes, synops_report, used_cores
 from hil.backends import Run, open_device
 from hil.emulator.samna import device as emulated_devices
 from hil.events import SPIKE_DTYPE
+from hil.recordings import synthetic
 
 
 def conv_net(*layers: nn.Module, seed: int = 0, low: float = 0.0) -> nn.Sequential:

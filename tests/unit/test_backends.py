@@ -4,7 +4,7 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import recordings, synthetic
+from hil import recordings
 from hil.backends import (
     DeployError,
     DeviceError,
@@ -15,6 +15,7 @@ from hil.backends import (
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices
 from hil.events import EventError
+from hil.recordings import synthetic
 
 
 def two_layer_net(seed: int = 0) -> nn.Sequential:

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import tomli_w
 
-from hil import calibrate as calibration
 from hil.backends import open_device
-from hil.calibrate import (
+from hil.calibration import search as calibration
+from hil.calibration.profile import write_profile
+from hil.calibration.search import (
     SYNOPS_PER_EVENT,
     CalibrationError,
     calibrate,
     calibration_network,
     regular_stream,
 )
-from hil.calibration_profile import write_profile
 from hil.chip.profile import PROFILE_DIR, load_profile
 from hil.emulator import Speck
 from hil.emulator.devkit import FaultPlan

@@ -6,11 +6,12 @@ import torch
 from sinabs.activation import MembraneReset
 from torch import nn
 
-from hil import recordings, synthetic
+from hil import recordings
+from hil.analysis.checks import HilMeasure
 from hil.backends import open_device
-from hil.checks import HilMeasure
 from hil.emulator.samna import device as emulated_devices
 from hil.measurement import Outcome
+from hil.recordings import synthetic
 
 
 def small_net(weight_scale: float = 0.3, reset_fn=None) -> nn.Sequential:

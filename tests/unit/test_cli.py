@@ -7,8 +7,9 @@ import h5py
 import numpy as np
 import pytest
 
-from hil import recordings, synthetic
+from hil import recordings
 from hil.cli import main
+from hil.recordings import synthetic
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from hil import cli_calibrate, recordings
+from hil import recordings
+from hil.analysis.checks import HilMeasure
 from hil.backends import open_device
-from hil.checks import HilMeasure
 from hil.chip.profile import load_profile
+from hil.cli import calibrate as cli_calibrate
 from hil.cli import main
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices
-from hil.plugin import HilPlugin
+from hil.plugin.session import session_of
+from hil.plugin.terminal import TerminalLines
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -173,8 +175,7 @@ def test_assumed_budgets_on_a_real_device_are_said_in_the_verdict(lab_profile):
 
 
 def test_header_names_what_the_budgets_rest_on(pytestconfig):
-    plugin = pytestconfig.pluginmanager.get_plugin(HilPlugin.name)
-    header = plugin.pytest_report_header(pytestconfig)
+    header = TerminalLines(session_of(pytestconfig)).pytest_report_header(pytestconfig)
     assert any("SynOps/s budgets" in line for line in header)
 
 
@@ -198,7 +199,7 @@ def test_finds_a_chip_hidden_in_hil_sim_profile_not_the_harness_s_belief(
 
 
 def test_a_profile_that_cannot_be_written_after_measuring_is_kept(tmp_path, capsys, monkeypatch):
-    from hil import calibration_profile
+    from hil.calibration import profile as calibration_profile
 
     write = calibration_profile.write_profile
 

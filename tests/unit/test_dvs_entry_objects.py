@@ -10,9 +10,9 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
 from hil.backends import open_device
 from hil.emulator.program import DVS_LAYER
+from hil.recordings import synthetic
 
 
 def dvs_first() -> nn.Sequential:

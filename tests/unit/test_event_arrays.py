@@ -9,10 +9,10 @@ from test_backends import two_layer_net
 from test_emulated_devkit import connect, identity_config, spike
 
 import hil.emulator.samna as samna
-from hil import synthetic
 from hil.backends import open_device
 from hil.emulator.samna import device as emulated_devices
 from hil.events import SPIKE_DTYPE
+from hil.recordings import synthetic
 
 
 @pytest.fixture(autouse=True)

@@ -191,7 +191,7 @@ def lab(tmp_path_factory):
             [
                 sys.executable,
                 "-m",
-                "hil.labgrid_exporter",
+                "hil.lab.labgrid.exporter",
                 "-c",
                 address,
                 "-n",
@@ -351,7 +351,7 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
+from hil.recordings import synthetic
 
 
 def tiny_net():

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from hil import recordings
-from hil.artifacts import ArtifactError, load_spikes, save_spikes
 from hil.events import EVENT_DTYPE, SPIKE_DTYPE
+from hil.plugin.artifacts import ArtifactError, load_spikes, save_spikes
 
 FAKE_CONFTEST = """
 import json, os, time

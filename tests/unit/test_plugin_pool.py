@@ -1,4 +1,4 @@
-"""Board pools in pytest sessions (``hil.pytest_pool``, ``hil.pytest_workers``).
+"""Board pools in pytest sessions (``hil.plugin.pool``, ``hil.plugin.workers``).
 
 Inner sessions run on emulated boards attached through ``HIL_SIM_DEVKITS`` (workers are new
 processes: they read it), with their locks in a fresh ``HIL_LOCK_DIR``. Device tests log
@@ -13,8 +13,8 @@ import sinabs.layers  # noqa: F401  loaded once here: an inner session cannot lo
 
 from hil.backends import parse_device_spec
 from hil.emulator.samna import device as emulated_devices
-from hil.pool import BoardPool
-from hil.pytest_pool import PoolPlugin
+from hil.lab.pool import BoardPool
+from hil.plugin.pool import PoolPlugin
 
 POOL = "sim:speck2fmodule:*"
 
@@ -187,7 +187,7 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
+from hil.recordings import synthetic
 from hil.backends import DeviceUnavailable, open_device
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices

@@ -1,4 +1,4 @@
-"""Leasing boards of a pool (``hil.pool``): one lock per board, shared by every process."""
+"""Leasing boards of a pool (``hil.lab.pool``): one lock per board, shared by every process."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ import pytest
 
 from hil.backends import DeviceSpecError, open_device, parse_device_spec
 from hil.emulator.samna import device as emulated_devices
-from hil.pool import LOCK_DIR_ENV, BoardPool, NoBoardFree, default_lock_dir, pool_members
+from hil.lab.pool import LOCK_DIR_ENV, BoardPool, NoBoardFree, default_lock_dir, pool_members
 
 
 @pytest.fixture

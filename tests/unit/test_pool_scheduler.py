@@ -1,4 +1,4 @@
-"""The controller's scheduler for pools under pytest-xdist (``hil.pytest_scheduler``), driven
+"""The controller's scheduler for pools under pytest-xdist (``hil.plugin.scheduler``), driven
 by fake workers: which worker gets which test, what a handed-back test becomes, who stops
 first. The end-to-end runs with real workers are in ``test_plugin_pool``."""
 
@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from hil.pool import RunBoards
-from hil.pytest_scheduler import PoolScheduling
+from hil.lab.pool import RunBoards
+from hil.plugin.scheduler import PoolScheduling
 
 TESTS = [f"test_x.py::test_{i}" for i in range(8)]
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from hil.backends import parse_device_spec
-from hil.pool import named_board
+from hil.lab.pool import named_board
 from tests.unit.test_plugin_pool import DEVICE_TESTS, _ran, _record, attach_three_boards
 
 
@@ -19,7 +19,7 @@ def boards(pytester, monkeypatch, tmp_path):
 
 HOLDS_ITS_LOCK = """
 from hil.backends import parse_device_spec
-from hil.pool import BoardPool, default_lock_dir
+from hil.lab.pool import BoardPool, default_lock_dir
 
 
 def test_the_board_is_locked_while_the_session_runs(speck):
@@ -72,7 +72,7 @@ def test_a_session_holds_its_boards_lock_and_releases_it_at_the_end(pytester, bo
 
 
 def test_a_session_waits_for_its_board(pytester, boards, monkeypatch):
-    from hil.pytest_pool import PoolPlugin
+    from hil.plugin.pool import PoolPlugin
 
     held = boards.try_lease(exclude=["SIM0000", "SIM0002"])
     say = PoolPlugin._say

@@ -10,15 +10,16 @@ import torch
 from sinabs.activation import MembraneReset
 from torch import nn
 
-from hil import recordings, synthetic
+from hil import recordings
+from hil.analysis.checks import HilMeasure
 from hil.analysis.plots import plot_run
 from hil.analysis.power import power_report
 from hil.analysis.synops import synops_report
 from hil.backends import open_device
-from hil.checks import HilMeasure
 from hil.chip.profile import ProfileError, load_profile
 from hil.emulator.samna import device as emulated_devices
 from hil.measurement import Outcome
+from hil.recordings import synthetic
 
 ENERGY = (2e-11, 3e-11, 4e-11, 5e-11, 6e-11, 7e-11, 8e-11, 9e-11, 1e-10)
 

@@ -8,12 +8,13 @@ import subprocess
 import sys
 
 from hil.chip.profile import load_profile
-from hil.provenance import emulated_truth, git_state, profile_provenance
+from hil.history.provenance import emulated_truth, git_state, profile_provenance
 
 
 def test_versions_come_without_importing_samna():
     code = (
-        "import sys; from hil.provenance import software_versions; v = software_versions(); "
+        "import sys; from hil.history.provenance import software_versions; "
+        "v = software_versions(); "
         "assert 'samna' not in sys.modules, 'samna imported'; print(v['samna'], v['sinabs'])"
     )
     out = subprocess.run(

@@ -5,9 +5,9 @@ import h5py
 import numpy as np
 import pytest
 
-from hil import recordings, synthetic
+from hil import recordings
 from hil.events import EVENT_DTYPE
-from hil.recordings import RecordingError
+from hil.recordings import RecordingError, hdf5, synthetic
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,13 +100,13 @@ def test_window_matches_a_filter(h5_file, events, t0, t1):
 
 def test_window_reads_only_the_slice(h5_file, events, monkeypatch):
     reads = []
-    original = recordings._read_hdf5_events
+    original = hdf5._read_hdf5_events
 
     def spy(path, sensor_size, lo, hi):
         reads.append(hi - lo)
         return original(path, sensor_size, lo, hi)
 
-    monkeypatch.setattr(recordings, "_read_hdf5_events", spy)
+    monkeypatch.setattr(hdf5, "_read_hdf5_events", spy)
     window = recordings.load(h5_file).window(100_000, 110_000)
     assert reads == [pytest.approx(len(window), abs=200)]
     assert reads[0] < len(events) / 20

@@ -5,13 +5,15 @@ soft reset, which needs no reply."""
 import numpy as np
 import pytest
 
-from hil import recordings, synthetic
+from hil import recordings
 from hil.backends import DeployError, DeviceError, open_device
-from hil.cli import EXIT_DEVICE, main
-from hil.device_session import DeviceSession
+from hil.cli import main
+from hil.cli.common import EXIT_DEVICE
 from hil.emulator.devkit import EmulatedDevkit, FaultPlan
 from hil.emulator.samna import device as emulated_devices
 from hil.examples import INPUT_SHAPE_34, scnn_34
+from hil.lab.device_session import DeviceSession
+from hil.recordings import synthetic
 
 
 @pytest.fixture(autouse=True)

@@ -4,13 +4,13 @@ forward (cached on the deployment per recording), or is computed only when asked
 import pytest
 from test_analysis_synops import two_layer_net
 
-from hil import synthetic
+from hil.analysis.checks import HilMeasure
 from hil.analysis.synops import synops_report
 from hil.backends import open_device, simulate
 from hil.backends.torch_threads import TORCH_THREADS_ENV, torch_threads
-from hil.checks import HilMeasure
 from hil.emulator.samna import device as emulated_devices
 from hil.environment import check_environment
+from hil.recordings import synthetic
 
 
 @pytest.fixture

@@ -12,15 +12,14 @@ import pytest
 from test_backends import two_layer_net
 
 import hil.emulator.samna as emulated_samna
-from hil import synthetic
+from hil.analysis.checks import HilMeasure
 from hil.backends import DeviceError, open_device, parse_device_spec
 from hil.backends import samna_backend as backend
 from hil.backends.samna_backend import SamnaDevice
-from hil.checks import HilMeasure
 from hil.chip.profile import load_profile
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices
-from hil.recordings import Recording
+from hil.recordings import Recording, synthetic
 
 
 @pytest.fixture(autouse=True)
@@ -195,7 +194,7 @@ def test_the_engine_is_compiled_when_a_device_opens():
 
 
 def test_the_replay_command_says_a_run_was_host_limited(stimulus):
-    from hil.cli import _run_summary
+    from hil.cli.replay import _run_summary
 
     with open_device("sim") as device:
         run = device.deploy(two_layer_net(), (2, 16, 16), monitor="all").replay(stimulus)

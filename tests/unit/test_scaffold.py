@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from pytest_outside import run_pytest
 
-from hil import recording_folders, recordings, synthetic
+from hil import recordings
 from hil.cli import main
-from hil.scaffold import template_files
+from hil.cli.init import template_files
+from hil.recordings import folders as recording_folders
+from hil.recordings import synthetic
 
 SPECK_HIL = Path(sys.executable).parent / "speck-hil"
 
@@ -68,10 +70,10 @@ def test_init_writes_every_template_and_refuses_to_overwrite(tmp_path, capsys):
 
 
 def test_the_ini_names_every_harness_option():
-    from hil.plugin import _OPTIONS
+    from hil.plugin.options import OPTIONS
 
     ini = template_files()["pytest.ini"].decode()
-    for opt in _OPTIONS.values():
+    for opt in OPTIONS.values():
         assert opt.ini in ini, opt.ini
 
 

@@ -7,11 +7,11 @@ import sinabs.layers as sl
 import torch
 from torch import nn
 
-from hil import synthetic
 from hil.backends import open_device
 from hil.chip.profile import ProfileError, load_profile
 from hil.emulator.samna import device as emulated_devices
 from hil.emulator.truth import emulated_profile
+from hil.recordings import synthetic
 
 SLOW_CORE_0 = "[timing]\nsynops_per_s = [2e6, 5e7, 5e7, 5e7, 5e7, 5e7, 5e7, 5e7, 5e7]\n"
 
@@ -135,7 +135,8 @@ def test_a_bad_hil_sim_profile_stops_a_pytest_session_at_once(pytester, monkeypa
 
 
 def test_a_bad_hil_sim_profile_is_a_cli_error(monkeypatch, capsys):
-    from hil.cli import EXIT_BAD_INPUT, main
+    from hil.cli import main
+    from hil.cli.common import EXIT_BAD_INPUT
 
     monkeypatch.setenv("HIL_SIM_PROFILE", "nosuch")
     code = main(["replay", "--device", "sim", "--model", "hil.examples:scnn_34",

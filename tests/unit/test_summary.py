@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hil import summary
+from hil.plugin import summary
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -160,3 +160,25 @@ def test_ini_paths_are_taken_from_the_ini_folder(pytester):
         [f"speck-hil: recordings {recs}, then the shipped examples", f"*DIR={recs}"]
     )
     assert (suite / "out.json").is_file()
+
+
+def test_a_run_of_only_skipped_measurements_tallies_them_and_says_n_a():
+    from hil.measurement import Measurement
+
+    skipped = Measurement.skip("delay_max", "the device keeps no time", "µs").as_dict()
+    lines = summary.section([{"nodeid": "t.py::test", "measurements": [skipped]}], "all")
+    assert lines[-1] == "1 measurements: 1 skipped"
+    row = next(line for line in lines if "delay_max" in line)
+    assert "n/a" in row and "nan" not in row
+
+
+def test_the_summary_formats_a_value_as_the_measurement_does():
+    from hil.measurement import Measurement
+
+    for m in (
+        Measurement("synops_peak", 98062412.5, "SynOps/s", upper=5e7),
+        Measurement("events_out", 12, "events", lower=1),
+        Measurement("cosine", float("nan"), lower=0.9),
+    ):
+        (row,) = summary.rows([{"nodeid": "t.py::test", "measurements": [m.as_dict()]}])
+        assert row[2:4] == (m.value_text(), m.limit_text())

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hil import synthetic
 from hil.events import EVENT_DTYPE, check_events
+from hil.recordings import synthetic
 
 
 @pytest.mark.parametrize("kind", sorted(synthetic.GENERATORS))

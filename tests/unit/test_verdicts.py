@@ -7,14 +7,15 @@ import sinabs.layers as sl
 from sinabs.activation import MembraneReset
 from torch import nn
 
-from hil import recordings, synthetic
+from hil import recordings
+from hil.analysis.checks import HilMeasure
 from hil.analysis.lints import ERROR, check_network
 from hil.backends import open_device
-from hil.checks import HilMeasure
 from hil.cli import main
 from hil.emulator.samna import device as emulated_devices
 from hil.examples import INPUT_SHAPE_34, scnn_34, silent_34
 from hil.measurement import Outcome
+from hil.recordings import synthetic
 
 
 def made_for_zero() -> nn.Sequential:

@@ -82,14 +82,16 @@ def open_device(device: DeviceInfo | str) -> Any:
     """Open a board by DeviceInfo or by ``"TypeName:index"``; re-opening gives the same one."""
     info = _find(device)
     if info.serial_number not in _opened:
-        from hil.emulator import samna
         from hil.emulator.devkit import EmulatedDevkit
+        from hil.emulator.samna import speck2e, speck2f
         from hil.emulator.warmup import warm_up
 
         warm_up()  # compiled now, not inside the first replay
 
         chip = _chip_of(info)
-        config_type = getattr(samna, chip).configuration.SpeckConfiguration
+        config_type = {"speck2e": speck2e, "speck2f": speck2f}[
+            chip
+        ].configuration.SpeckConfiguration
         _opened[info.serial_number] = EmulatedDevkit(info, chip, config_type)
     return _opened[info.serial_number]
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hil.emulator.samna.events import Spike
-from hil.events import SPIKE_DTYPE
+from hil.events import SPIKE_DTYPE, empty_spikes
 
 #: A batch of events as it travels: a spike array, or a list of event objects.
 Batch = np.ndarray | list[Any]
@@ -111,7 +111,7 @@ class SinkBuffer(EventNode):
             others.extend(event for event in batch if type(event) is not Spike)
         if len(spikes) == 1:
             return spikes[0], others
-        return (np.concatenate(spikes) if spikes else np.zeros(0, SPIKE_DTYPE)), others
+        return (np.concatenate(spikes) if spikes else empty_spikes()), others
 
     def clear_events(self) -> None:
         with self._arrived:

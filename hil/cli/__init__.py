@@ -1,0 +1,53 @@
+"""The ``speck-hil`` command line: one module per command group, assembled here.
+
+Errors a user can fix (a bad file, a wrong option) end the command with status 2 and one line
+on stderr naming the file and the problem, never a traceback (``hil.cli.common``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from hil import __version__, backends, chatter
+from hil.backends.samna_guard import guard_samna_import
+from hil.cli import calibrate, check, devices, history, init, recordings, replay
+from hil.cli.common import EXIT_BAD_INPUT, EXIT_DEVICE, OneLineParser
+from hil.environment import check_environment
+from hil.events import EventError
+from hil.recordings import RecordingError
+
+#: The command groups, in the order ``--help`` lists them.
+COMMANDS = (recordings, init, devices, replay, check, history, calibrate)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    guard_samna_import()  # before a model file imports sinabs: never PyPI's placeholder samna
+    chatter.quiet()  # sinabs' warnings a deploy always gives, as in pytest
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "command"):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        check_environment()
+        return args.command(args)
+    except (RecordingError, EventError, ValueError) as exc:  # ModelError too
+        print(f"speck-hil: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except backends.DeviceError as exc:
+        print(f"speck-hil: device error: {exc}", file=sys.stderr)
+        return EXIT_DEVICE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="speck-hil",
+        description="Hardware-in-the-loop tests for SynSense Speck devkits.",
+    )
+    parser.add_argument("--version", action="version", version=f"speck-hil {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for group in COMMANDS:
+        group.add_parser(commands)
+    return parser

@@ -1,0 +1,1 @@
+"""Boards shared across hosts through labgrid's coordinator: places, reservations, locks."""

@@ -1,0 +1,89 @@
+"""Per-test artifacts: what each replay put into the chip and what came out, as HDF5 files.
+
+A failed nightly test is debugged from its artifacts, so they are written as the replay
+finishes (not at session end) and atomically. Inputs are saved as a native recording
+(``hil.recordings.load`` reads it, and a test can replay it again); outputs are chip events
+(``SPIKE_DTYPE``: layer, x, y, feature, t), which no recording format holds, so they get a
+small file of their own: ``/spikes/<field>`` datasets, read back by ``load_spikes``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import h5py
+import numpy as np
+
+from hil import recordings
+from hil.events import SPIKE_DTYPE, spikes_as_events
+from hil.files import unreadable_file
+
+if TYPE_CHECKING:
+    from hil.backends.base import Run
+
+SPIKES_FORMAT = "speck-hil spikes"
+
+
+class ArtifactError(ValueError):
+    """A file that is not a spikes file written by ``save_spikes``."""
+
+
+def save_spikes(path: str | os.PathLike, spikes: np.ndarray, **metadata) -> Path:
+    """Write chip events atomically; ``metadata`` (strings, numbers) become root attributes."""
+    path = Path(path)
+    spikes = np.asarray(spikes, dtype=SPIKE_DTYPE)
+    with recordings.atomic_hdf5(path, format=SPIKES_FORMAT, t_unit="us", **metadata) as f:
+        group = f.create_group("spikes")
+        for name in SPIKE_DTYPE.names:
+            group.create_dataset(name, data=np.ascontiguousarray(spikes[name]))
+    return path
+
+
+def load_spikes(path: str | os.PathLike) -> np.ndarray:
+    """Read a file written by ``save_spikes`` back into a ``SPIKE_DTYPE`` array."""
+    problem = unreadable_file(path)
+    if problem:
+        raise ArtifactError(f"{path}: {problem}")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != SPIKES_FORMAT:
+                raise ArtifactError(f"{path}: not a {SPIKES_FORMAT} file")
+            group = f["spikes"]
+            spikes = np.zeros(len(group["t"]), dtype=SPIKE_DTYPE)
+            for name in SPIKE_DTYPE.names:
+                spikes[name] = group[name][()]
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot be read as HDF5 ({exc})") from None
+    return spikes
+
+
+def folder_for(root: Path, nodeid: str) -> Path:
+    """A folder name for a test, readable and safe on every file system."""
+    return root / re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")
+
+
+def save_run(folder: Path, index: int, run: Run) -> list[Path]:
+    """Write one replay's inputs and outputs as ``run<index>-inputs.h5`` and
+    ``run<index>-outputs.h5``; returns the paths."""
+    mapping = run.deployment.mapping
+    device = str(run.deployment.device.info)
+    channels, height, width = mapping.input_shape
+    inputs_path = recordings.save(
+        folder / f"run{index}-inputs.h5",
+        spikes_as_events(run.inputs),
+        sensor_size=(width, height, channels),
+        source=run.source or "events",
+        device=device,
+    )
+    outputs_path = save_spikes(
+        folder / f"run{index}-outputs.h5",
+        run.outputs,
+        source=run.source or "events",
+        device=device,
+        config_hash=mapping.config_hash,
+        monitored_cores=np.asarray(mapping.monitored_cores, dtype=np.int64),
+    )
+    return [inputs_path, outputs_path]
