@@ -90,11 +90,12 @@ def test_no_module_imports_itself_through_others():
 
 
 def test_a_circle_of_imports_is_found():
+    imports = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+
     class Graph:
-        imports = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
-        modules = set(imports)
+        modules = frozenset(imports)
 
         def find_modules_directly_imported_by(self, module):
-            return self.imports[module]
+            return imports[module]
 
     assert _cycles(Graph()) == [{"a", "b", "c"}]
