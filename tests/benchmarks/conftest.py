@@ -45,6 +45,16 @@ def speed_ratio() -> SpeedRatios:
     return SpeedRatios()
 
 
+@pytest.fixture(scope="session")
+def bench_size(pytestconfig: pytest.Config) -> Callable[[int, int], int]:
+    """``bench_size(timed, untimed)``: the workload size for a benchmark that is timed, and a
+    small one for the single untimed run ``make test`` makes (it checks the result only, and
+    the suite has a time budget). pytest-benchmark disables timing under xdist too."""
+    session = getattr(pytestconfig, "_benchmarksession", None)
+    timed = session is not None and not session.disabled
+    return lambda full, small: full if timed else small
+
+
 class PairedBaseline:
     """A baseline timed (process CPU time) right before each round of a benchmark: pass it as
     ``benchmark.pedantic(..., setup=paired)``."""

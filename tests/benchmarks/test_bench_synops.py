@@ -15,7 +15,6 @@ from hil.events import SPIKE_DTYPE
 from hil.recordings import synthetic
 
 pytestmark = pytest.mark.slow
-N_OUTPUTS = 10_000_000
 GROUP = "synops-10M-outputs"
 
 
@@ -33,20 +32,21 @@ def three_layer_net() -> nn.Sequential:
 
 
 @pytest.fixture(scope="module")
-def big_run() -> Run:
+def big_run(bench_size) -> Run:
     """A deployed network's run whose 10 M outputs are drawn uniformly, not replayed."""
+    n = bench_size(10_000_000, 500_000)
     emulated_devices.attach_emulated_devkits(["speck2fmodule"])
     with open_device("sim") as device:
         deployment = device.deploy(three_layer_net(), (2, 128, 128), monitor="all")
     inputs = deployment.mapping.input_spikes(synthetic.poisson(1_000_000, 1.0, seed=0))
     rng = np.random.default_rng(0)
     cores = np.array(sorted(deployment.mapping.layer2core.values()), np.uint8)
-    outputs = np.empty(N_OUTPUTS, SPIKE_DTYPE)
-    outputs["layer"] = rng.choice(cores, N_OUTPUTS)
-    outputs["x"] = rng.integers(0, 64, N_OUTPUTS)
-    outputs["y"] = rng.integers(0, 64, N_OUTPUTS)
-    outputs["feature"] = rng.integers(0, 8, N_OUTPUTS)
-    outputs["t"] = np.sort(rng.integers(0, 1_000_000, N_OUTPUTS))
+    outputs = np.empty(n, SPIKE_DTYPE)
+    outputs["layer"] = rng.choice(cores, n)
+    outputs["x"] = rng.integers(0, 64, n)
+    outputs["y"] = rng.integers(0, 64, n)
+    outputs["feature"] = rng.integers(0, 8, n)
+    outputs["t"] = np.sort(rng.integers(0, 1_000_000, n))
     return Run(inputs, outputs, deployment, wall_start=0.0, wall_s=0.0)
 
 
@@ -56,7 +56,7 @@ def test_bincount_of_output_times(benchmark, big_run, speed_ratio):
         lambda: np.bincount(big_run.outputs["t"] // 1000), rounds=5, iterations=1
     )
     speed_ratio.baseline(GROUP, benchmark)
-    assert counts.sum() == N_OUTPUTS
+    assert counts.sum() == len(big_run.outputs)
 
 
 @pytest.mark.benchmark(group=GROUP, timer=time.process_time)
@@ -65,7 +65,7 @@ def test_synops_report(benchmark, big_run, speed_ratio):
         lambda: synops_report(big_run, sinabs_dt_us=None), rounds=5, iterations=1
     )
     received = sum(core.input_events for core in report.cores.values())
-    assert received > N_OUTPUTS / 2
+    assert received > len(big_run.outputs) / 2
     ratio = speed_ratio.ratio(GROUP, benchmark)
     if ratio is not None:
         median_s = benchmark.stats.stats.median
