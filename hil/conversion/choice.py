@@ -18,6 +18,15 @@ def choose(factors: Sequence[FactorResult], margin: float) -> tuple[float | None
     if allowed:
         best = max(allowed, key=lambda f: (f.accuracy.chip.accuracy, -f.total_peak()))
         better = [f for f in ruled_out if f.accuracy.chip.accuracy > best.accuracy.chip.accuracy]
+        if not any(f.cores for f in factors):
+            return (
+                best.factor,
+                None,
+                (
+                    f"factor {best.factor:g}: the best accuracy; SynOps/s and stalls are not "
+                    "judged on a device without time"
+                ),
+            )
         if not better:
             return best.factor, None, f"factor {best.factor:g}: the best accuracy within budget"
         binding = _busiest_core(min(better, key=_highest_load))

@@ -157,9 +157,10 @@ def plot_pareto(result: SweepResult, path: Path) -> Path:
 def progress_line(f: FactorResult, index: int, total: int) -> str:
     """What the CLI prints as each factor finishes."""
     load = max((c.load for c in f.cores.values()), default=math.nan)
+    shown = "n/a" if math.isnan(load) else f"{load:.1%}"
     return (
         f"[{index + 1}/{total}] factor {f.factor:g}: accuracy {_score(f.accuracy.chip)}, "
-        f"peak load {load:.1%}, {'STALLED' if f.stalled else 'no stall'}"
+        f"peak load {shown}, {'STALLED' if f.stalled else 'no stall'}"
     )
 
 
