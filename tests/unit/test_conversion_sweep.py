@@ -157,3 +157,10 @@ def test_cli_refuses_bad_input_with_one_line(args, says, capsys):
         status = exc.code
     assert status == 2
     assert says in capsys.readouterr().err
+
+
+def test_choice_on_a_device_without_time_says_nothing_was_judged():
+    untimed = _factor(5, 9, 1e7)
+    untimed = FactorResult(5, untimed.accuracy, 1.0, 0.0, {0: 0.1}, {}, 0, [], {})
+    chosen, core, reason = choose([untimed], margin=0.1)
+    assert (chosen, core) == (5, None) and "not judged" in reason
