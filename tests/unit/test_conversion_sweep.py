@@ -11,12 +11,14 @@ import pytest
 
 from hil import backends, cli
 from hil.analysis.accuracy import AccuracyReport, Score
+from hil.analysis.stall import stall_report
 from hil.conversion.choice import choose
 from hil.conversion.measure import ConversionMeasure
 from hil.conversion.output import as_json, format_table, plot_pareto
 from hil.conversion.results import CoreLoad, FactorResult
 from hil.emulator.truth import SIM_PROFILE_ENV
-from hil.examples import digits_ann
+from hil.examples import INPUT_SHAPE_34, digits_ann, silent_34
+from hil.recordings import folders as recording_folders
 from hil.recordings.datasets import dataset
 
 #: The JSON keys the issue names for each factor.
@@ -164,3 +166,15 @@ def test_choice_on_a_device_without_time_says_nothing_was_judged():
     untimed = FactorResult(5, untimed.accuracy, 1.0, 0.0, {0: 0.1}, {}, 0, [], {})
     chosen, core, reason = choose([untimed], margin=0.1)
     assert (chosen, core) == (5, None) and "not judged" in reason
+
+
+def test_a_run_whose_ideal_chip_stays_silent_has_no_stall():
+    """Factor 1 leaves some samples with no output at all: the stall analysis must say
+    'no delay' for them, not fail (delay pairing had no ideal output to pair with)."""
+    recording = recording_folders.by_name("poisson_34")
+    with backends.open_device("sim") as device:
+        chip = device.deploy(silent_34(), input_shape=INPUT_SHAPE_34, monitor="exit")
+        run = chip.replay(recording.window(0, 50_000))
+    assert len(run.outputs) == 0
+    report = stall_report(run)
+    assert not report.stalled and report.max_us == 0.0
