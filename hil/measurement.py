@@ -15,8 +15,9 @@ Outcomes:
 - ``skipped``: a check that cannot apply here (a stall on a device without time); the value
   is NaN and ``note`` says why. It neither passes nor fails.
 
-``better`` ("lower" or "higher") says which way the value improves, for the nightly
-history's regression detection; left out, the history infers it from the limits.
+``better`` says which way the value improves, for the nightly history's regression
+detection: "lower", "higher", "zero" (nearer zero is better: a drift) or "target" (nearer
+``target`` is better); left out, the history infers it from the limits.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from numbers import Real
 
-BETTER = (None, "lower", "higher")
+BETTER = (None, "lower", "higher", "zero", "target")
 
 
 class Outcome(str, enum.Enum):
@@ -66,7 +67,8 @@ class Measurement:
     upper: float | None = None
     marginal: float | None = None
     note: str = ""  # where and why, for a reader of a failure: "layer 2 on core 1, ..."
-    better: str | None = None  # "lower" or "higher": which way the value improves
+    better: str | None = None  # lower, higher, zero or target: which way the value improves
+    target: float | None = None  # the value ``better="target"`` is nearest to
     skipped: bool = False  # the check cannot apply; ``note`` says why
     outcome: Outcome = field(init=False)
 
@@ -76,7 +78,7 @@ class Measurement:
         return cls(name, math.nan, unit, note=reason, skipped=True)
 
     def __post_init__(self) -> None:
-        for what in ("value", "lower", "upper", "marginal"):
+        for what in ("value", "lower", "upper", "marginal", "target"):
             number = getattr(self, what)
             if number is None and what != "value":
                 continue
@@ -89,6 +91,11 @@ class Measurement:
             raise ValueError(
                 f"measurement {self.name!r}: better must be one of "
                 f"{', '.join(map(str, BETTER))}; got {self.better!r}"
+            )
+        if (self.better == "target") != (self.target is not None):
+            raise ValueError(
+                f"measurement {self.name!r}: better='target' and a target go together; got "
+                f"better={self.better!r}, target={self.target!r}"
             )
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
             raise ValueError(
@@ -143,6 +150,7 @@ class Measurement:
             "outcome": str(self.outcome),
             "note": self.note,
             "better": self.better,
+            **({"target": self.target} if self.target is not None else {}),
         }
 
     @classmethod
@@ -157,15 +165,16 @@ class Measurement:
             _from_json_number(data.get("marginal")),
             note=str(data.get("note") or ""),
             better=data.get("better"),
+            target=_from_json_number(data.get("target")),
             skipped=data.get("outcome") == str(Outcome.SKIPPED),
         )
 
 
 class Measure:
     """Records a test's measurements: ``measure(name, value, unit, lower=, upper=,
-    marginal=, better=, note=)``. Nothing raises when a value is out of its limit, so every
-    measurement of a test is kept; whoever owns the recorder judges them all at the end
-    (``failures``)."""
+    marginal=, better=, target=, note=)``. Nothing raises when a value is out of its limit,
+    so every measurement of a test is kept; whoever owns the recorder judges them all at the
+    end (``failures``)."""
 
     def __init__(self) -> None:
         self.measurements: list[Measurement] = []
@@ -179,10 +188,13 @@ class Measure:
         upper: float | None = None,
         marginal: float | None = None,
         better: str | None = None,
+        target: float | None = None,
         note: str = "",
     ) -> Measurement:
         return self.add(
-            Measurement(name, value, unit, lower, upper, marginal, note=note, better=better)
+            Measurement(
+                name, value, unit, lower, upper, marginal, note=note, better=better, target=target
+            )
         )
 
     def skip(self, name: str, reason: str, unit: str = "") -> Measurement:

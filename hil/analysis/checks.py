@@ -90,21 +90,29 @@ class HilMeasure(Measure):
                 "µs",
                 upper=HOST_LAG_TOLERANCE_US,
                 note=note,
+                better="lower",
             )
             return report
         where = (
             f"peak for inputs at t = {report.peak_t_us / 1e6:.3f} s on {run.deployment.device.info}"
         )
-        self(f"{prefix}delay_max", report.max_us, "µs", upper=report.max_delay_us, note=where)
+        self(
+            f"{prefix}delay_max",
+            report.max_us,
+            "µs",
+            upper=report.max_delay_us,
+            note=where,
+            better="lower",
+        )
         self(f"{prefix}delay_p99", report.p99_us, "µs", better="lower")
         self(f"{prefix}delay_p50", report.p50_us, "µs", better="lower")
-        self(f"{prefix}drain", report.drain_us, "µs", upper=report.max_drain_us)
+        self(f"{prefix}drain", report.drain_us, "µs", upper=report.max_drain_us, better="lower")
         self(
             f"{prefix}delay_drift",
             report.drift_us_per_s,
             "µs/s",
             upper=max_drift,
-            better="lower",
+            better="zero",  # a stall drifts up, a run that catches up down: both are worse
         )
         self(f"{prefix}rate_lag", report.rate_lag_us, "µs", better="lower")
         delays = report.delays
@@ -113,6 +121,7 @@ class HilMeasure(Measure):
             f"{prefix}delay_paired",
             paired,
             note=f"{delays.matched:,} outputs paired with a cause on the ideal chip",
+            better="higher",
         )
         return report
 
@@ -206,8 +215,8 @@ class HilMeasure(Measure):
         for mode, distance in verdict.distance.items():
             self(f"{prefix}count_distance_{mode}_reference", distance)
         matches = float(verdict.behaves_like == verdict.expected)
-        self(f"{prefix}reset_mode_matches", matches, lower=1.0, note=note)
-        self(f"{prefix}reset_mode_margin", verdict.margin, note=note)
+        self(f"{prefix}reset_mode_matches", matches, lower=1.0, note=note, better="higher")
+        self(f"{prefix}reset_mode_margin", verdict.margin, note=note, better="higher")
         by_mode = {mode: agreement(run, reference) for mode, reference in references.items()}
         self._reports_of(run).reset_modes = (verdict, by_mode)
         return verdict
@@ -236,11 +245,13 @@ class HilMeasure(Measure):
                 "SynOps/s",
                 upper=core.budget_synops_per_s,
                 note=note,
+                better="lower",
             )
-            self(name + "synops_mean", core.mean_synops_per_s, "SynOps/s")
-            self(name + "synops_formula", core.formula_synops_per_s, "SynOps/s")
+            # more SynOps/s is more load on the core, nearer its budget: higher is worse
+            self(name + "synops_mean", core.mean_synops_per_s, "SynOps/s", better="lower")
+            self(name + "synops_formula", core.formula_synops_per_s, "SynOps/s", better="lower")
             if core.sinabs_synops_per_s is not None:
-                self(name + "synops_sinabs", core.sinabs_synops_per_s, "SynOps/s")
+                self(name + "synops_sinabs", core.sinabs_synops_per_s, "SynOps/s", better="lower")
         self._reports_of(run).synops = report
         return report
 
@@ -261,16 +272,26 @@ class HilMeasure(Measure):
                 0,
                 lower=1 if wanted else None,
                 note=f"{device} has no power monitor",
+                better="higher",
             )
             return None
         for rail in report.rails:
             name = f"{prefix}power.{rail.rail}"
-            self(f"{name}_mean", rail.mean_w * 1e3, "mW")
-            self(f"{name}_peak", rail.peak_w * 1e3, "mW")
+            self(f"{name}_mean", rail.mean_w * 1e3, "mW", better="lower")
+            self(f"{name}_peak", rail.peak_w * 1e3, "mW", better="lower")
         note = f"{len(report.t_us)} samples of {report.period_us / 1e3:g} ms on {device}"
-        self(f"{prefix}power_mean", report.mean_w * 1e3, "mW", note=note)
-        self(f"{prefix}power_peak", report.peak_w * 1e3, "mW", upper=max_mw, note=note)
-        self(f"{prefix}energy", report.energy_j * 1e6, "µJ", upper=max_uj, note=note)
+        self(f"{prefix}power_mean", report.mean_w * 1e3, "mW", note=note, better="lower")
+        self(
+            f"{prefix}power_peak",
+            report.peak_w * 1e3,
+            "mW",
+            upper=max_mw,
+            note=note,
+            better="lower",
+        )
+        self(
+            f"{prefix}energy", report.energy_j * 1e6, "µJ", upper=max_uj, note=note, better="lower"
+        )
         self._reports_of(run).power = report
         return report
 
@@ -315,6 +336,7 @@ class HilMeasure(Measure):
                     "words",
                     upper=getattr(usage.available, kind),
                     note=note,
+                    better="lower",
                 )
         for finding in report.errors:
             where = f".layer{finding.layer}" if finding.layer is not None else ""
@@ -322,7 +344,7 @@ class HilMeasure(Measure):
         errors = "; ".join(str(f) for f in report.errors)
         self("lint_errors", len(report.errors), upper=0, note=errors)
         warnings = "; ".join(str(f) for f in report.warnings)
-        self("lint_warnings", len(report.warnings), note=warnings)
+        self("lint_warnings", len(report.warnings), note=warnings, better="lower")
         return report
 
     def draw(self, folder: Path) -> list[Path]:

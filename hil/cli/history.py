@@ -1,4 +1,5 @@
-"""``speck-hil history ...``: import runs, list them, draw trends, find regressions, report.
+"""``speck-hil history ...``: import runs, list runs and series, draw trends, find
+regressions and incidents, accept an intended change, report.
 
 The store comes from ``--db PATH_OR_URL``, else ``$HIL_HISTORY``. SQLAlchemy, SciPy,
 ruptures and matplotlib are imported inside the commands, so ``speck-hil --help`` stays fast.
@@ -49,25 +50,52 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     imports.add_argument("files", nargs="+", type=Path, metavar="FILE")
     command("runs", "list the stored runs, oldest first", _runs)
+    series = command(
+        "series", "list the stored series (TEST::MEASUREMENT [SERIAL PROFILE])", _series
+    )
+    series.add_argument(
+        "pattern", nargs="?", metavar="PATTERN", help="a shell pattern or a part of the name"
+    )
     trend = command("trend", "draw one series: values over runs, limits, changes", _trend)
     trend.add_argument("series", metavar="TEST::MEASUREMENT")
     trend.add_argument("--out", type=Path, required=True, help="the PNG to write")
-    trend.add_argument("--serial", help="the device serial, when the series ran on several")
-    trend.add_argument("--profile", help="the profile, when the series ran with several")
     regressions = command(
-        "regressions", "every confirmed change of every series (worse, better, changed)", _regr
+        "regressions",
+        "every confirmed change of every series: direction, state (open, recovered, accepted, "
+        "better, recovery), incident",
+        _regr,
     )
     regressions.add_argument(
         "--since", type=_date, metavar="DATE", help="changes that started at or after DATE"
     )
     regressions.add_argument("--format", choices=("table", "json"), default="table")
     regressions.add_argument(
-        "--open", action="store_true", help="only open regressions (not recovered since)"
+        "--open", action="store_true", help="only open findings (not recovered nor accepted)"
     )
-    report = command("report", "write a static HTML page with regressions and trends", _report)
+    incidents = command(
+        "incidents",
+        "changes that started in one run on one board, as one: state (open, recovered, "
+        "accepted with who, when and why), series, tests, what else changed",
+        _incidents,
+    )
+    incidents.add_argument("--format", choices=("table", "json"), default="table")
+    incidents.add_argument("--open", action="store_true", help="only open incidents")
+    accept = command(
+        "accept",
+        "accept an intended change (an incident by its id, or a series' open change): it "
+        "becomes the new baseline and no longer fails --hil-fail-on-regression",
+        _accept,
+    )
+    accept.add_argument("target", metavar="SERIES_OR_INCIDENT")
+    accept.add_argument("--reason", required=True, help="why the change is intended")
+    accept.add_argument("--who", help="who accepts it (default: $USER)")
+    report = command("report", "write a static HTML page with incidents and trends", _report)
     report.add_argument("--out", type=Path, required=True, metavar="DIR")
     report.add_argument("--title", default="speck-hil history")
-    for parser in (trend, regressions, report):
+    for parser in (trend, accept):
+        parser.add_argument("--serial", help="the device serial, when the series ran on several")
+        parser.add_argument("--profile", help="the profile, when the series ran with several")
+    for parser in (trend, regressions, incidents, accept, report):
         parser.add_argument(
             "--alpha", type=_fraction, default=0.01, help="significance (default 0.01)"
         )
@@ -75,7 +103,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "--min-effect",
             type=_fraction,
             default=0.05,
-            help="smallest relative change of the median that counts (default 0.05)",
+            help="smallest relative change of the median that counts, where the level is "
+            "far from zero (default 0.05)",
         )
 
 
@@ -129,8 +158,20 @@ def _import(args: argparse.Namespace) -> int:
 
 def _runs(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        rows = store.runs()
-    header = ("started", "source", "host", "serial", "profile", "commit", "harness", "samna", "n")
+        history = store.load(keys=set())
+    header = (
+        "started",
+        "source",
+        "host",
+        "serial",
+        "profile",
+        "commit",
+        "harness",
+        "harness commit",
+        "samna",
+        "emulated truth",
+        "n",
+    )
     table = [
         (
             r.started.strftime("%Y-%m-%d %H:%M:%S"),
@@ -140,54 +181,74 @@ def _runs(args: argparse.Namespace) -> int:
             r.profile or "-",
             (r.git_commit or "-")[:10],
             r.versions["harness"] or "-",
+            (r.harness_commit or "-")[:10],
             r.versions["samna"] or "-",
+            r.emulated_truth or "-",
             str(r.results),
         )
-        for r in rows
+        for r in history.runs
     ]
     _print_table(header, table)
-    print(f"{len(rows)} runs")
+    print(f"{len(history.runs)} runs")
     return 0
+
+
+def _series(args: argparse.Namespace) -> int:
+    from hil.history.names import matching
+
+    with _store(args) as store:
+        keys = matching(store.series(), args.pattern)
+    for key in keys:
+        print(str(key))
+    print(f"{len(keys)} series")
+    return 0
+
+
+def _resolved(args: argparse.Namespace, store, name: str):
+    """The one series ``name`` means, or a clear refusal."""
+    from hil.history.names import resolve
+    from hil.history.records import HistoryError
+
+    keys = resolve(store.series(), name, args.serial, args.profile)
+    if len(keys) > 1:
+        raise HistoryError(
+            f"series {name!r} ran on several devices or profiles; choose with "
+            f"--serial/--profile: {', '.join(str(k) for k in keys)}"
+        )
+    return keys[0]
 
 
 def _trend(args: argparse.Namespace) -> int:
-    from hil.history.records import HistoryError
-    from hil.history.regressions import series_changes
+    from hil.history.regressions import series_findings
     from hil.history.trend import plot_trend
 
-    test, sep, measurement = args.series.rpartition("::")
-    if not sep or not test or not measurement:
-        raise HistoryError(f"series {args.series!r}: expected TEST::MEASUREMENT")
     with _store(args) as store:
-        keys = [
-            k
-            for k in store.series()
-            if (k.test, k.measurement) == (test, measurement)
-            and args.serial in (None, k.serial)
-            and args.profile in (None, k.profile)
-        ]
-        if not keys:
-            raise HistoryError(f"series {args.series!r}: not in the history")
-        if len(keys) > 1:
-            raise HistoryError(
-                f"series {args.series!r} ran on several devices or profiles; choose with "
-                f"--serial/--profile: {', '.join(str(k) for k in keys)}"
-            )
-        points = store.points(keys[0])
-    changes = series_changes(points, args.alpha, args.min_effect)
-    plot_trend(args.out, keys[0], points, changes)
-    print(f"{args.out}: {keys[0]}, {len(points)} runs, {len(changes)} change(s)")
+        key = _resolved(args, store, args.series)
+        history = store.load(keys={key})
+        acceptances = store.acceptances()
+    series = history.series[key]
+    findings = series_findings(history, series, acceptances, args.alpha, args.min_effect)
+    plot_trend(args.out, history, series, findings)
+    print(f"{args.out}: {key}, {len(series.values)} runs, {len(findings)} change(s)")
     return 0
 
 
-def _regr(args: argparse.Namespace) -> int:
-    from hil.history.regressions import find
+def _assessment(args: argparse.Namespace):
+    from hil.history.incidents import assess
 
     with _store(args) as store:
-        history = store.all_points()
-    findings = find(history, args.alpha, args.min_effect, since=args.since)
+        history = store.load()
+        acceptances = store.acceptances()
+    return history, assess(history, acceptances, args.alpha, args.min_effect)
+
+
+def _regr(args: argparse.Namespace) -> int:
+    history, assessment = _assessment(args)
+    findings = assessment.findings
+    if args.since is not None:
+        findings = [f for f in findings if f.run.started >= args.since]
     if args.open:
-        findings = [f for f in findings if f.open and f.is_regression]
+        findings = [f for f in findings if f.state == "open"]
     if args.format == "json":
         print(json.dumps([f.as_json() for f in findings], indent=1))
         return 0
@@ -196,11 +257,13 @@ def _regr(args: argparse.Namespace) -> int:
         "series",
         "serial",
         "direction",
+        "state",
+        "incident",
         "commit",
         "before",
         "after",
+        "effect",
         "p",
-        "",
         "what else changed",
     )
     table = [
@@ -209,17 +272,83 @@ def _regr(args: argparse.Namespace) -> int:
             f.key.name,
             f.key.serial or "-",
             f.change.direction,
+            _state_text(f),
+            f.incident or "-",
             (f.run.git_commit or "-")[:10],
             f"{f.change.before:.6g}",
             f"{f.change.after:.6g}",
+            f.change.effect_text(f.unit),
             f"{f.change.p:.2g}",
-            "open" if f.open and f.is_regression else "",
             f.what_changed(),
         )
         for f in findings
     ]
     _print_table(header, table)
-    print(f"{len(findings)} change(s) in {len(history)} series")
+    print(
+        f"{len(findings)} change(s) in {len(history.series)} series; "
+        f"{assessment.count_text()} failing the gate"
+    )
+    return 0
+
+
+def _state_text(finding) -> str:
+    if finding.closed is not None:
+        return f"recovered {finding.closed.started:%Y-%m-%d}"
+    if finding.acceptance is not None:
+        return f"accepted {finding.acceptance.at:%Y-%m-%d}"
+    return finding.state
+
+
+def _incidents(args: argparse.Namespace) -> int:
+    _, assessment = _assessment(args)
+    incidents = assessment.open if args.open else assessment.incidents
+    if args.format == "json":
+        print(json.dumps([i.as_json() for i in incidents], indent=1))
+        return 0
+    for incident in incidents:
+        print(incident.summary())
+        for finding in incident.findings:
+            c = finding.change
+            print(
+                f"    {finding.key.name}: {c.direction}, {c.before:.6g} -> {c.after:.6g} "
+                f"{finding.unit} ({c.effect_text(finding.unit)}, p={c.p:.2g}), "
+                f"{_state_text(finding)}".replace("  ", " ")
+            )
+    print(f"{len(incidents)} incident(s); {assessment.count_text()} failing the gate")
+    return 0
+
+
+def _accept(args: argparse.Namespace) -> int:
+    from hil.history.incidents import assess
+    from hil.history.records import HistoryError
+
+    who = args.who or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+    with _store(args) as store:
+        history = store.load()
+        assessment = assess(history, store.acceptances(), args.alpha, args.min_effect)
+        by_id = {i.id: i for i in assessment.incidents}
+        if args.target in by_id:
+            incident = by_id[args.target]
+            chosen = [f for f in incident.findings if f.state == "open"]
+            if not chosen:
+                raise HistoryError(f"incident {incident.id} is {incident.state}: nothing to accept")
+        else:
+            key = _resolved(args, store, args.target)
+            chosen = [f for f in assessment.findings if f.key == key and f.state == "open"]
+            if not chosen:
+                raise HistoryError(f"series {key}: no open change to accept")
+            chosen = chosen[-1:]
+        for finding in chosen:
+            series = history.series[finding.key]
+            through = history.runs[int(series.runs[-1])].started
+            store.accept(
+                [finding.key], finding.run.run_id, through, who, args.reason, finding.incident
+            )
+    for finding in chosen:
+        print(
+            f"accepted {finding.key} (incident {finding.incident}, since "
+            f"{finding.run.started:%Y-%m-%d %H:%M}): {args.reason} ({who})"
+        )
     return 0
 
 
@@ -227,9 +356,18 @@ def _report(args: argparse.Namespace) -> int:
     from hil.history.html import write_report
 
     with _store(args) as store:
-        history = store.all_points()
-    page = write_report(args.out, history, args.title, args.alpha, args.min_effect)
-    print(f"{page}: {len(history)} series")
+        history = store.load()
+        acceptances = store.acceptances()
+    page = write_report(
+        args.out,
+        history,
+        acceptances,
+        args.title,
+        args.alpha,
+        args.min_effect,
+        progress=lambda text: print(text, file=sys.stderr, flush=True),
+    )
+    print(f"{page}: {len(history.series)} series")
     return 0
 
 

@@ -72,6 +72,21 @@ def git_state(folder: Path) -> dict[str, str | None] | None:
     return {"commit": commit, "branch": branch}
 
 
+def harness_git() -> dict[str, str | bool | None] | None:
+    """The harness's own commit (and whether its files differ from it) when it runs from a
+    git checkout of speck-hil; None when it is installed from a wheel (its version says it
+    then). A harness installed inside some other repository (a lab's .venv) is not taken for
+    a checkout: its files must be tracked there."""
+    package = Path(__file__).resolve().parent
+    if _git(package, "ls-files", "--error-unmatch", "provenance.py") is None:
+        return None
+    state = git_state(package)
+    if state is None:
+        return None
+    dirty = _git(package, "status", "--porcelain", "--untracked-files=no", "--", ".")
+    return {**state, "dirty": bool(dirty)}
+
+
 def profile_provenance(profile: Any) -> dict[str, Any]:
     """A device profile by content, not by path: a file edited between two nights gives two
     different hashes. ``budgets_measured`` says whether the SynOps/s budgets came from a
@@ -105,6 +120,7 @@ def session_provenance(folder: Path, profile: Any) -> dict[str, Any]:
         "versions": software_versions(),
         "host": host(),
         "git": git_state(folder),
+        "harness_git": harness_git(),
         "profile": profile_provenance(profile),
         "emulated_truth": emulated_truth(profile),
     }

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hil.measurement import BETTER
+
 RECORD_FORMAT = "speck-hil run record"
 RECORD_VERSION = 2
 BENCHMARK_STATS = ("median", "mean", "min")  # seconds; lower is better
@@ -38,8 +40,9 @@ class Result:
     upper: float | None = None
     marginal: float | None = None
     outcome: str = ""
-    better: str | None = None
+    better: str | None = None  # lower, higher, zero or target (``hil.measurement.BETTER``)
     serial: str = ""  # the board that measured it, when not the run's one (a pool)
+    target: float | None = None  # with better "target": the value nearest which is best
 
 
 @dataclass
@@ -183,8 +186,13 @@ def _result(test: str, m: Any, at: str) -> Result:
     if not isinstance(m, dict) or not isinstance(m.get("name"), str):
         raise HistoryError(f"{at}: expected a measurement object with a 'name'")
     better = m.get("better")
-    if better not in (None, "lower", "higher"):
-        raise HistoryError(f"{at}.better: expected 'lower' or 'higher', got {better!r}")
+    if better not in BETTER:
+        raise HistoryError(
+            f"{at}.better: expected one of {', '.join(map(str, BETTER[1:]))}, got {better!r}"
+        )
+    target = _limit(m.get("target"), f"{at}.target")
+    if (better == "target") != (target is not None):
+        raise HistoryError(f"{at}: better 'target' needs a numeric 'target', and only it has one")
     value = m.get("value")
     return Result(
         test=test,
@@ -196,6 +204,7 @@ def _result(test: str, m: Any, at: str) -> Result:
         marginal=_limit(m.get("marginal"), f"{at}.marginal"),
         outcome=str(m.get("outcome", "")),
         better=better,
+        target=target,
     )
 
 

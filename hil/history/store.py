@@ -7,23 +7,30 @@ serialises the writers with its file lock (the busy timeout makes them wait inst
 failing), a server does so with its transactions.
 
 A series is one measurement of one test on one device serial and profile; its points are
-ordered by their run's start time.
+ordered by their run's start time. A measurement whose better direction is "target" keeps
+its target in the ``better`` column as ``target=VALUE``.
+
+Acceptances (``hil_accepts``) are the only rows ever added outside a run: a lab's word that
+a change of a series was intended, who said it, when and why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from hil.history.records import HistoryError, RunEntry
+from hil.history.series import History, RunInfo, Series, SeriesKey
 
 R = TypeVar("R")
 
@@ -88,28 +95,28 @@ replays = sa.Table(
     sa.Column("config_hash", sa.Text),
 )
 
+accepts = sa.Table(
+    "hil_accepts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("test", sa.Text, nullable=False),
+    sa.Column("measurement", sa.Text, nullable=False),
+    sa.Column("serial", sa.Text, nullable=False),
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("change_run", sa.String(200), nullable=False),  # first run after the change
+    sa.Column("through", sa.DateTime(timezone=True), nullable=False),  # latest run then
+    sa.Column("incident", sa.Text),
+    sa.Column("who", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
 meta = sa.Table(
     "hil_meta",
     metadata,
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
-
-
-@dataclass(frozen=True)
-class SeriesKey:
-    test: str
-    measurement: str
-    serial: str
-    profile: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.test}::{self.measurement}"
-
-    def __str__(self) -> str:
-        where = " ".join(p for p in (self.serial, self.profile) if p)
-        return f"{self.name} [{where}]" if where else self.name
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ class Point:
     host: str = ""
     logic_version: str | None = None
     profile_sha256: str | None = None
+    target: float | None = None
 
     def provenance(self) -> dict[str, str | None]:
         """What a change can be traced to: versions, board logic, profile content, host."""
@@ -306,7 +314,7 @@ class HistoryStore:
                         "upper": r.upper,
                         "marginal": r.marginal,
                         "outcome": r.outcome,
-                        "better": r.better,
+                        "better": _better_text(r.better, r.target),
                     }
                     for r in entry.results
                 ],
@@ -367,16 +375,211 @@ class HistoryStore:
             .order_by(runs.c.started, runs.c.id, results.c.id)
         )
         return [
-            _from_row(Point, row, started=_utc(row["started"]), versions=_versions(row))
+            _from_row(
+                Point,
+                row,
+                started=_utc(row["started"]),
+                versions=_versions(row),
+                better=_better(row["better"])[0],
+                target=_better(row["better"])[1],
+            )
             for row in self._rows("read a series", query)
         ]
 
     def all_points(self) -> dict[SeriesKey, list[Point]]:
         return {key: self.points(key) for key in self.series()}
 
+    def load(self, keys: set[SeriesKey] | None = None) -> History:
+        """Every run and every series (or only ``keys``), read in two queries: fast at a
+        lab's scale (``hil.history.series``)."""
+        run_columns = [c for c in runs.c if c.name not in ("provenance", "stored", "ended")]
+        count = (
+            sa.select(sa.func.count(results.c.id))
+            .where(results.c.run == runs.c.id)
+            .scalar_subquery()
+        )
+        query = sa.select(*run_columns, runs.c.provenance, count.label("n_results")).order_by(
+            runs.c.started, runs.c.id
+        )
+        columns = (
+            results.c.run,
+            results.c.test,
+            results.c.measurement,
+            results.c.serial,
+            results.c.profile,
+            results.c.value,
+            results.c.unit,
+            results.c.lower,
+            results.c.upper,
+            results.c.marginal,
+            results.c.better,
+        )
+        values = sa.select(*columns).order_by(results.c.id)
+        if keys is not None:
+            tests = sorted({k.test for k in keys})
+            values = values.where(results.c.test.in_(tests))
+        with self._errors("read the history"), self.engine.connect() as connection:
+            run_rows = connection.execute(query).mappings().all()
+            value_rows = connection.execute(values).all()
+        found = [_run_info(i, row) for i, row in enumerate(run_rows)]
+        position = {row["id"]: i for i, row in enumerate(run_rows)}
+        return History(found, _series(value_rows, position, keys))
+
+    def accept(
+        self,
+        keys: list[SeriesKey],
+        change_run: str,
+        through: dt.datetime,
+        who: str,
+        reason: str,
+        incident: str | None = None,
+    ) -> None:
+        """Record that the change of each of ``keys`` that started in ``change_run`` was
+        intended, as of the run at ``through``: it becomes their baseline."""
+        now = dt.datetime.now(dt.timezone.utc)
+        with self._errors("record the acceptance"):
+            accepts.create(self.engine, checkfirst=True)
+            with self.engine.begin() as connection:
+                connection.execute(
+                    accepts.insert(),
+                    [
+                        {
+                            "test": k.test,
+                            "measurement": k.measurement,
+                            "serial": k.serial,
+                            "profile": k.profile,
+                            "change_run": change_run,
+                            "through": through.astimezone(dt.timezone.utc),
+                            "incident": incident,
+                            "who": who,
+                            "at": now,
+                            "reason": reason,
+                        }
+                        for k in keys
+                    ],
+                )
+
+    def acceptances(self) -> list[Acceptance]:
+        """Every acceptance, oldest first (none in a history made before they existed)."""
+        if not sa.inspect(self.engine).has_table(accepts.name):
+            return []
+        query = sa.select(accepts).order_by(accepts.c.at, accepts.c.id)
+        return [
+            Acceptance(
+                key=SeriesKey(row["test"], row["measurement"], row["serial"], row["profile"]),
+                change_run=row["change_run"],
+                through=_utc(row["through"]),
+                incident=row["incident"],
+                who=row["who"],
+                at=_utc(row["at"]),
+                reason=row["reason"],
+            )
+            for row in self._rows("read the acceptances", query)
+        ]
+
     def _rows(self, doing: str, query: sa.Select) -> list[sa.RowMapping]:
         with self._errors(doing), self.engine.connect() as connection:
             return connection.execute(query).mappings().all()
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A lab's word that a change of one series was intended."""
+
+    key: SeriesKey
+    change_run: str
+    through: dt.datetime
+    incident: str | None
+    who: str
+    at: dt.datetime
+    reason: str
+
+
+def _better_text(better: str | None, target: float | None) -> str | None:
+    return f"target={target!r}" if better == "target" and target is not None else better
+
+
+def _better(text: str | None) -> tuple[str | None, float | None]:
+    """(better, target) from the ``better`` column."""
+    if text and text.startswith("target="):
+        try:
+            return "target", float(text.removeprefix("target="))
+        except ValueError:
+            return None, None
+    return text, None
+
+
+def _run_info(index: int, row: sa.RowMapping) -> RunInfo:
+    try:
+        stored = json.loads(row["provenance"] or "{}")
+    except json.JSONDecodeError:
+        stored = {}
+    session = stored.get("session") if isinstance(stored, dict) else None
+    provenance = (session or {}).get("provenance") or {}
+    harness = provenance.get("harness_git") or {}
+    truth = provenance.get("emulated_truth") or {}
+    truth_text = None
+    if isinstance(truth, dict) and truth:
+        truth_text = f"{truth.get('HIL_SIM_PROFILE', '?')} ({str(truth.get('sha256', ''))[:8]})"
+    return RunInfo(
+        index=index,
+        run_id=row["run_id"],
+        started=_utc(row["started"]),
+        source=row["source"],
+        host=row["host"] or "",
+        git_commit=row["git_commit"],
+        git_branch=row["git_branch"],
+        versions=_versions(row),
+        device_type=row["device_type"] or "",
+        serial=row["serial"] or "",
+        logic_version=row["logic_version"],
+        profile=row["profile"] or "",
+        profile_sha256=row["profile_sha256"],
+        harness_commit=harness.get("commit") if isinstance(harness, dict) else None,
+        emulated_truth=truth_text,
+        exitstatus=row["exitstatus"],
+        results=row["n_results"],
+    )
+
+
+def _series(rows, position: dict[int, int], keys: set[SeriesKey] | None) -> dict:
+    """Each series as arrays, from (run, test, measurement, serial, profile, value, unit,
+    lower, upper, marginal, better) rows in the order they were stored."""
+    runs_of: dict[tuple, list[int]] = {}
+    values_of: dict[tuple, list[float]] = {}
+    last: dict[tuple, tuple] = {}
+    for row in rows:
+        key = row[1:5]
+        at = position[row[0]]
+        if key not in runs_of:
+            runs_of[key], values_of[key] = [], []
+        runs_of[key].append(at)
+        value = row[5]
+        values_of[key].append(math.nan if value is None else value)
+        seen = last.get(key)
+        if seen is None or at >= seen[0]:
+            last[key] = (at, row)
+    found = {}
+    for key in sorted(runs_of):
+        series_key = SeriesKey(*key)
+        if keys is not None and series_key not in keys:
+            continue
+        run_index = np.asarray(runs_of[key], dtype=np.int64)
+        order = np.argsort(run_index, kind="stable")
+        row = last[key][1]
+        better, target = _better(row[10])
+        found[series_key] = Series(
+            series_key,
+            run_index[order],
+            np.asarray(values_of[key], dtype=float)[order],
+            unit=row[6] or "",
+            lower=row[7],
+            upper=row[8],
+            marginal=row[9],
+            better=better,
+            target=target,
+        )
+    return found
 
 
 def _engine_options(url: sa.URL) -> dict:

@@ -5,12 +5,18 @@ finishes (not at session end) and atomically. Inputs are saved as a native recor
 (``hil.recordings.load`` reads it, and a test can replay it again); outputs are chip events
 (``SPIKE_DTYPE``: layer, x, y, feature, t), which no recording format holds, so they get a
 small file of their own: ``/spikes/<field>`` datasets, read back by ``load_spikes``.
+
+Retention: a test's folder is emptied when the test runs again, so a picture of last
+night's failure never sits beside tonight's pass. ``--hil-artifacts-keep failed`` removes
+the folder of a test that passed; ``--hil-artifacts-keep N`` gives each session a folder of
+its own (``run-<start>-<id>/``) and removes all but the last N.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,3 +93,51 @@ def save_run(folder: Path, index: int, run: Run) -> list[Path]:
         monitored_cores=np.asarray(mapping.monitored_cores, dtype=np.int64),
     )
     return [inputs_path, outputs_path]
+
+
+#: ``--hil-artifacts-keep failed``: a test's artifacts are kept only when it failed
+KEEP_FAILED = "failed"
+RUN_FOLDER = "run-"
+
+
+def parse_keep(text: str | None) -> int | str | None:
+    """``--hil-artifacts-keep``: None (keep everything), "failed", or N (the last N runs)."""
+    if text is None or text == "":
+        return None
+    if text == KEEP_FAILED:
+        return KEEP_FAILED
+    try:
+        runs = int(text)
+    except ValueError:
+        runs = 0
+    if runs < 1:
+        raise ValueError(f"expected 'failed' or a number of runs of at least 1, got {text!r}")
+    return runs
+
+
+def run_folder_name(started: str, run_id: str) -> str:
+    """A session's own folder when the last N runs are kept: sorts by start time."""
+    stamp = re.sub(r"[^0-9]", "", started)[:14]
+    return f"{RUN_FOLDER}{stamp}-{run_id[:8]}"
+
+
+def prune_runs(root: Path, keep: int, current: str) -> list[Path]:
+    """Remove all but the newest ``keep`` run folders under ``root`` (this session's
+    ``current`` among them); returns the removed ones."""
+    if not root.is_dir():
+        return []
+    older = sorted(
+        (p for p in root.iterdir() if p.is_dir() and p.name.startswith(RUN_FOLDER)),
+        key=lambda p: p.name,
+    )
+    older = [p for p in older if p.name != current]
+    removed = older[: max(len(older) - (keep - 1), 0)]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
+
+
+def clear(folder: Path) -> None:
+    """Remove a test's artifact folder: what an earlier run of the test left (pictures of a
+    failure that no longer happens) must not sit beside this run's files."""
+    shutil.rmtree(folder, ignore_errors=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 
 from hil.backends import DeviceError
+from hil.plugin import artifacts
+from hil.plugin.artifacts import folder_for
 from hil.plugin.session import HilSession
 
 
@@ -54,6 +56,8 @@ class DeviceLifetime:
         ``speck`` (or the code it tests) can open the device itself."""
         if not _uses_device(item):
             self.session.devices.close()
+        if self.session.artifacts_dir is not None:  # what an earlier run of it left
+            artifacts.clear(folder_for(self.session.artifacts_dir, item.nodeid))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):

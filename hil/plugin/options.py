@@ -79,6 +79,15 @@ OPTIONS = {
         None,
         "save each replay's inputs and outputs (HDF5) under this folder, one folder per test",
     ),
+    "hil_artifacts_keep": Option(
+        "--hil-artifacts-keep",
+        "hil_artifacts_keep",
+        "HIL_ARTIFACTS_KEEP",
+        None,
+        "retention of --hil-artifacts: 'failed' keeps only failed tests' files, N keeps the "
+        "last N runs (each in a folder of its own); default: everything, a test's folder "
+        "emptied when it runs again",
+    ),
     "hil_pictures": Option(
         "--hil-pictures",
         "hil_pictures",

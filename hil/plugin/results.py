@@ -11,7 +11,8 @@ import pytest
 
 from hil.backends import DeviceError
 from hil.measurement import failure_report
-from hil.plugin import junit
+from hil.plugin import artifacts, junit
+from hil.plugin.artifacts import folder_for
 from hil.plugin.session import HilSession
 from hil.plugin.state import state_of
 
@@ -50,6 +51,10 @@ class TestResults:
             # pytest's short summary trims to the terminal: lead with the error, not its module
             crash.message = f"{type(error).__name__}: {error}"
         state.failed = state.failed or report.failed or hasattr(report, "wasxfail")
+        discard = self.session.artifacts_keep == artifacts.KEEP_FAILED and not state.failed
+        if call.when == "teardown" and discard and self.session.artifacts_dir is not None:
+            artifacts.clear(folder_for(self.session.artifacts_dir, item.nodeid))
+            state.artifacts = []
         if call.when == "teardown":
             report.hil = {
                 "measurements": [m.as_dict() for m in state.measure],

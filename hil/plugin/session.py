@@ -16,8 +16,9 @@ from hil.backends.base import Run
 from hil.chip.profile import ProfileError, load_profile
 from hil.history.provenance import profile_provenance, session_provenance
 from hil.lab.device_session import DeviceRefused, DeviceSession
+from hil.plugin import artifacts
 from hil.plugin.artifacts import folder_for, save_run
-from hil.plugin.options import lookup, option, path_option
+from hil.plugin.options import lookup, option, option_origin, path_option
 from hil.plugin.preflight import check_session_inputs
 from hil.plugin.record import RunRecord
 from hil.plugin.state import ItemState, state_of
@@ -45,6 +46,13 @@ class HilSession:
         self.scope = option(config, "device_scope")
         self.require = option(config, "require_device")
         self.artifacts_dir = path_option(config, "hil_artifacts")
+        try:
+            self.artifacts_keep = artifacts.parse_keep(option(config, "hil_artifacts_keep"))
+        except ValueError as exc:
+            origin = option_origin(config, "hil_artifacts_keep")
+            raise pytest.UsageError(f"{origin}: {exc}") from None
+        #: with --hil-artifacts-keep N, this session's own folder under --hil-artifacts
+        self.artifacts_run: str | None = None
         self.devices = DeviceSession(str(self.spec), self.opener(str(self.spec)))
         is_worker = hasattr(config, "workerinput")
         provenance = session_provenance(config.rootpath, self.profile)
@@ -65,7 +73,23 @@ class HilSession:
         #: False when the device is opened by the first device test instead of after
         #: collection (an xdist worker under --device-each learns its board only then).
         self.open_after_collection = True
+        self._keep_runs(config)
         config.stash[_KEY] = self
+
+    def _keep_runs(self, config: pytest.Config) -> None:
+        """With ``--hil-artifacts-keep N``: this session's own folder (the controller names
+        it and tells its xdist workers), and all but the last N removed."""
+        if self.artifacts_dir is None or not isinstance(self.artifacts_keep, int):
+            return
+        worker = getattr(config, "workerinput", None)
+        if worker is not None and "hil_artifacts_run" in worker:
+            self.artifacts_dir = self.artifacts_dir / worker["hil_artifacts_run"]
+            return
+        session = self.record.session
+        name = artifacts.run_folder_name(session["started"], session["run_id"])
+        artifacts.prune_runs(self.artifacts_dir, self.artifacts_keep, name)
+        self.artifacts_run = name
+        self.artifacts_dir = self.artifacts_dir / name
 
     def opener(self, spec: str) -> Callable[[], Device]:
         """Opens the device ``spec`` names through the ``pytest_hil_open_device`` hook."""

@@ -34,6 +34,13 @@ class WorkerReports:
         self.workers: dict[str, dict] = {}
         self.lost: list[str] = []
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        """Every worker writes its artifacts into this session's run folder (with
+        ``--hil-artifacts-keep N``)."""
+        if self.hil.artifacts_run is not None:
+            node.workerinput["hil_artifacts_run"] = self.hil.artifacts_run
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """On a worker, once the device is closed: send its session to the controller."""

@@ -1,13 +1,14 @@
 """The change-point detector: which way is worse, significance and effect size both needed,
-and its precision and recall on synthetic histories with known changes."""
+noise that is not independent (AR(1), a weekly rhythm), and its precision and recall per
+class of generated histories with known changes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hil.history.changes import change_points, direction_of, worse_when
-from hil.history.synthetic import evaluate, history, precision_recall
+from hil.history.changes import change_points, direction_of, step_p, worse_when
+from hil.history.synthetic import evaluate, generate, history
 
 
 def test_which_way_is_worse():
@@ -15,12 +16,19 @@ def test_which_way_is_worse():
     assert worse_when(None, 0.9, None) == "lower"
     assert worse_when("lower", 0.9, None) == "higher"  # declared beats the limits
     assert worse_when("higher", None, None) == "lower"
+    assert worse_when("zero", None, 5.0) == "away_from_zero"
+    assert worse_when("target", None, None, target=1.0) == "away_from_target"
     assert worse_when(None, 0.0, 1.0) is None
     assert worse_when(None, None, None) is None
-    assert direction_of(+0.1, "higher") == "worse"
-    assert direction_of(-0.1, "higher") == "better"
-    assert direction_of(-0.1, "lower") == "worse"
-    assert direction_of(+0.1, None) == "changed"
+    assert direction_of(1.0, 1.1, "higher") == "worse"
+    assert direction_of(1.0, 0.9, "higher") == "better"
+    assert direction_of(1.0, 0.9, "lower") == "worse"
+    assert direction_of(1.0, 1.1, None) == "changed"
+    # a drift of -259,630 µs/s back to 0.475 is a recovery, not a regression
+    assert direction_of(-259_630.0, 0.475, "away_from_zero") == "better"
+    assert direction_of(0.475, -259_630.0, "away_from_zero") == "worse"
+    assert direction_of(0.8, 1.05, "away_from_target", target=1.0) == "better"
+    assert direction_of(1.0, 1.3, "away_from_target", target=1.0) == "worse"
 
 
 def test_a_shift_is_found_where_it_starts_with_its_medians():
@@ -31,6 +39,7 @@ def test_a_shift_is_found_where_it_starts_with_its_medians():
     assert change.p < 0.01
     assert change.before == pytest.approx(np.median(values[: change.index]))
     assert change.after == pytest.approx(np.median(values[change.index :]))
+    assert change.relative and change.effect_text().startswith("+")
 
 
 def test_a_change_needs_the_effect_size_and_the_significance():
@@ -41,9 +50,18 @@ def test_a_change_needs_the_effect_size_and_the_significance():
     small[40:] += 0.5  # hugely significant, but 0.5 %
     assert change_points(small) == []
     assert len(change_points(small, min_effect=0.004)) == 1
-    few = np.array([100.0] * 20 + [120.0, 121.0, 119.0])  # 3 runs after: p ~ 4e-6
-    assert len(change_points(few)) == 1
-    assert change_points(few, alpha=1e-6) == []
+    few = np.array([100.0, 101.0, 99.0, 100.5, 99.5] * 4 + [120.0, 121.0, 119.0])
+    assert len(change_points(few)) == 1  # three runs after it agree
+    assert change_points(few[:-1]) == []  # two are not enough
+
+
+def test_near_zero_the_effect_is_absolute():
+    rng = np.random.default_rng(3)
+    drift = 0.5 * rng.standard_normal(60)  # a drift around 0 µs/s
+    drift[40:] += 4.0
+    [change] = change_points(drift, worse="away_from_zero")
+    assert not change.relative and change.effect == pytest.approx(4.0, abs=0.6)
+    assert change.effect_text("µs/s").endswith("µs/s") and "%" not in change.effect_text()
 
 
 def test_an_outlier_a_nan_and_a_short_series_are_no_change():
@@ -53,6 +71,9 @@ def test_an_outlier_a_nan_and_a_short_series_are_no_change():
     assert change_points(values) == []
     assert change_points(np.array([1.0, 2.0, 3.0])) == []
     assert change_points(np.full(30, 5.0)) == []
+    late = history("noise", seed=4)
+    late[-3] += 30  # an outlier among the last three runs
+    assert change_points(late) == []
 
 
 def test_without_limits_a_change_is_reported_as_changed():
@@ -60,12 +81,31 @@ def test_without_limits_a_change_is_reported_as_changed():
     assert change.direction == "changed"
 
 
-def test_precision_and_recall_on_synthetic_histories():
-    """The figures in the README's "Nightly history" section (100 seeds per scenario)."""
-    scores = evaluate(range(100))
-    precision, recall = precision_recall(scores)
-    assert precision >= 0.95 and recall >= 0.9
-    assert scores["shift"].hits >= 95 and scores["improvement"].hits >= 95
-    assert scores["noise"].false_alarms <= 3 and scores["outlier"].false_alarms <= 3
-    errors = np.abs(scores["shift"].index_errors)
-    assert np.percentile(errors, 90) <= 2
+def test_the_step_test_accounts_for_autocorrelation():
+    """The same step is less surprising in noise that wanders: p grows with φ."""
+    y = np.r_[np.zeros(30), np.ones(30)] + 0.3 * np.random.default_rng(0).standard_normal(60)
+    assert step_p(y, 30, 0.0) < step_p(y, 30, 0.8) < 0.01
+    assert step_p(y, 30, 0.0) < 1e-10
+
+
+def test_wandering_noise_makes_no_change_where_the_old_test_saw_many():
+    """AR(1) φ = 0.8 histories without a change: the issue saw 21 of 100 with a false one."""
+    false = sum(len(change_points(generate("ar1", "none", s)[0], "higher")) for s in range(50))
+    assert false == 0
+
+
+def test_precision_and_recall_per_class():
+    """The README's table is 100 histories per class (``python -m hil.history.synthetic``):
+    every class at or above 0.95 above its documented minimum effect, but drift in short
+    AR(1) histories (documented); a class without a true change has false alarms in at
+    most 5 % of its histories. Here 20 per class, so one miss in a class of one true
+    change per history is 0.95 already: recall at least 0.9."""
+    for (noise, change), score in evaluate(range(100, 120)).items():
+        if score.expected == 0:  # no true change: at most 1 in 20 histories with a false one
+            assert score.false_alarms <= 0.05 * score.histories, (noise, change, score)
+            continue
+        assert score.precision >= 0.95, (noise, change, score)
+        if (noise, change) != ("ar1", "drift"):
+            assert score.recall >= 0.9, (noise, change, score)
+        if change in ("shift", "improvement"):
+            assert np.percentile(np.abs(score.index_errors), 90) <= 2, (noise, change)

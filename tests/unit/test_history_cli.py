@@ -56,13 +56,23 @@ def test_import_then_regressions_as_json(history_url, tmp_path, capsys):  # noqa
     assert set(found) == {
         "series",
         "serial",
+        "profile",
         "direction",
+        "state",
+        "incident",
         "started",
+        "run_id",
         "commit",
         "before",
         "after",
+        "effect",
+        "effect_relative",
+        "unit",
         "p",
+        "recovered",
+        "accepted",
     }
+    assert found["state"] == "open" and len(found["incident"]) == 8
     assert found["series"] == f"{TEST}::delay_max"
     assert found["serial"] == "SER1"
     assert found["direction"] == "worse"

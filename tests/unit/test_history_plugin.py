@@ -72,18 +72,20 @@ def test_a_new_regression_ends_the_summary_and_fails_the_night(pytester, monkeyp
     monkeypatch.setenv("LATENCY", "130")  # still slow
     second, third = [pytester.runpytest("--hil-history", "history.sqlite") for _ in range(2)]
     assert (second.ret, third.ret) == (0, 0)  # not asked to fail
-    assert "NEW REGRESSION" not in second.stdout.str()  # two nights are no change yet
+    assert "NEW incident" not in second.stdout.str()  # two nights are no change yet
     last = third.stdout.str()
-    assert "NEW REGRESSION test_speed.py::test_speed::latency" in last
+    [line] = [line for line in last.splitlines() if line.startswith("NEW incident")]
+    assert "test_speed.py::test_speed::latency" in line and "1 series of 1 test(s)" in line
+    assert "since 2026-02-10" in line  # the first slow night, not the last quick one
     assert last.rstrip().splitlines()[-1].startswith("=")  # pytest's own last line ...
     summary = last[last.index("speck-hil history") :]
     assert "worse" in summary and "p=" in summary  # ... right after ours
     failing = pytester.runpytest("--hil-history", "history.sqlite", "--hil-fail-on-regression")
     assert failing.ret == 1
-    assert "open regression" in failing.stdout.str()
-    with HistoryStore(str(db)) as store:  # three fixed nights, then two in pytest
+    assert "--hil-fail-on-regression: 1 open incident(s), 1 open series" in failing.stdout.str()
+    with HistoryStore(str(db)) as store:  # two fixed nights, then two in pytest
         latest = store.runs()[-1].started
-        for k in range(1, 4):
+        for k in range(1, 3):
             record = run_record(
                 [{"name": "latency", "value": 100.0, "upper": 200}],
                 serial="",
@@ -94,10 +96,11 @@ def test_a_new_regression_ends_the_summary_and_fails_the_night(pytester, monkeyp
             store.append(from_record(record))
     monkeypatch.setenv("LATENCY", "100")
     fourth, fifth = [pytester.runpytest("--hil-history", "history.sqlite") for _ in range(2)]
-    assert "recovered test_speed.py::test_speed::latency" in fourth.stdout.str()
-    assert "no open regressions" in fifth.stdout.str()
+    [line] = [line for line in fourth.stdout.str().splitlines() if line.startswith("recovered")]
+    assert "test_speed.py::test_speed::latency" in line
+    assert "no open incidents" in fifth.stdout.str()
     with HistoryStore(str(db)) as store:
-        assert len(store.runs()) == 40 + 1 + 3 + 3 + 2
+        assert len(store.runs()) == 40 + 1 + 3 + 2 + 2
 
 
 def test_a_change_of_unknown_direction_is_shown_but_fails_nothing(pytester, monkeypatch):
@@ -106,9 +109,9 @@ def test_a_change_of_unknown_direction_is_shown_but_fails_nothing(pytester, monk
     monkeypatch.setenv("LATENCY", "129")
     result = pytester.runpytest("--hil-history", "history.sqlite", "--hil-fail-on-regression")
     assert result.ret == 0
-    assert "NEW CHANGE test_speed.py::test_speed::latency [speck2f]: changed" in (
-        result.stdout.str()
-    )
+    [line] = [line for line in result.stdout.str().splitlines() if line.startswith("NEW")]
+    assert ": changed, 1 series" in line and "test_speed.py::test_speed::latency" in line
+    assert "0 open incident(s), 0 open series failing the gate" in result.stdout.str()
 
 
 def test_an_unreachable_history_stops_the_session_before_any_test(pytester):

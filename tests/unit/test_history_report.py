@@ -51,7 +51,9 @@ def test_the_report_renders_in_headless_chromium(tmp_path, capsys):
     _history(db)
     out = tmp_path / "report"
     assert main(["history", "report", "--db", str(db), "--out", str(out)]) == 0
-    assert "2 series" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "2 series" in captured.out
+    assert "report: picture 1 of 1" in captured.err  # progress while it is made
     page_file = out / "index.html"
     text = page_file.read_text()
     assert "http://" not in text and "https://" not in text  # nothing from a network
@@ -61,23 +63,27 @@ def test_the_report_renders_in_headless_chromium(tmp_path, capsys):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            heading, images, rows, requested = _look(browser, page_file)
+            seen = _look(browser, page_file)
             next(out.glob("*.png")).unlink()  # the check sees a picture that does not load
-            _, broken, _, _ = _look(browser, page_file)
+            broken = _look(browser, page_file)
         finally:
             browser.close()
-    assert sorted(width for _, width, _ in broken)[0] == 0
-    assert heading == "speck-hil history"
-    assert len(images) == 2
-    assert all(done and width > 100 and height > 100 for done, width, height in images)
-    assert len(rows) == 1
-    assert "delay_max" in rows[0] and "worse" in rows[0]
-    assert all(url.startswith("file://") for url in requested)
+    assert sorted(width for _, width, _ in broken["images"])[0] == 0
+    assert seen["heading"] == "speck-hil history"
+    [image] = seen["images"]  # a picture for the series with an incident only
+    assert image[0] and image[1] > 100 and image[2] > 100
+    [row] = seen["incidents"]
+    assert "delay_max" in row and "open" in row and "worse" in row
+    assert "setup unchanged: suspect the board" in row
+    assert seen["sparklines"] == 2  # every series has one
+    assert seen["linked"] and seen["target_is_picture"]  # the incident links its picture
+    assert "1 open incident(s), 1 open series" in seen["gate"]
+    assert all(url.startswith("file://") for url in seen["requested"])
 
 
-def _look(browser, page_file):
-    """The page's heading, its images (complete, width, height), the regression table's
-    rows, and every URL it requested."""
+def _look(browser, page_file) -> dict:
+    """What the page shows: heading, images (complete, width, height), incident rows, the
+    gate line, sparklines, and whether the incident's link leads to a picture."""
     page = browser.new_page()
     requested = []
     page.on("request", lambda request: requested.append(request.url))
@@ -85,16 +91,30 @@ def _look(browser, page_file):
     images = page.eval_on_selector_all(
         "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
     )
-    rows = page.eval_on_selector_all("#regressions tbody tr", "rows => rows.map(r => r.innerText)")
-    heading = page.inner_text("h1")
+    rows = page.eval_on_selector_all("#incidents tbody tr", "rows => rows.map(r => r.innerText)")
+    link = page.eval_on_selector_all(
+        "#incidents tbody a",
+        "links => links.map(a => document.querySelector(a.getAttribute('href') + ' img') !== null)",
+    )
+    seen = {
+        "heading": page.inner_text("h1"),
+        "images": images,
+        "incidents": rows,
+        "gate": page.inner_text("#gate"),
+        "sparklines": page.eval_on_selector_all("svg.spark", "s => s.length"),
+        "linked": bool(link),
+        "target_is_picture": all(link),
+        "requested": requested,
+    }
     page.close()
-    return heading, images, rows, requested
+    return seen
 
 
 def test_a_quiet_history_says_so(tmp_path):
     with HistoryStore(str(tmp_path / "h.sqlite")) as store:
         for night in range(10):
             store.append(from_record(run_record([{"name": "x", "value": 1.0}], night)))
-        page = write_report(tmp_path / "r", store.all_points())
+        page = write_report(tmp_path / "r", store.load())
     text = page.read_text()
-    assert 'id="no-regressions"' in text and "<tbody>\n\n</tbody>" in text
+    assert 'id="no-incidents"' in text and "<tbody>\n\n</tbody>" in text
+    assert not list((tmp_path / "r").glob("*.png"))
