@@ -1,4 +1,5 @@
-"""Incidents: the findings that started in the same run on the same board, as one.
+"""Incidents: the findings that started in the same run on the same board, as one (or in
+the run after it: in noise, a change can be dated one run late in one of its series).
 
 An aged core moves a dozen series of several tests in one night (delay percentiles, drift,
 SynOps/s, power); a lab wants one line for it, with what else changed between the last run
@@ -105,6 +106,16 @@ class Incident:
         }
 
 
+def _together(incident: Incident, finding: Finding) -> bool:
+    """Same board and profile, and the same first run, or the next one of the series (noise
+    can date a change one run late in one series and not in another)."""
+    if (incident.serial, incident.profile) != (finding.key.serial, finding.key.profile):
+        return False
+    return finding.run.run_id == incident.run.run_id or (
+        finding.previous is not None and finding.previous.run_id == incident.run.run_id
+    )
+
+
 def incident_id(run_id: str, serial: str, profile: str) -> str:
     return hashlib.sha256(f"{run_id}|{serial}|{profile}".encode()).hexdigest()[:8]
 
@@ -138,20 +149,22 @@ def assess(
     min_effect: float = MIN_EFFECT,
 ) -> Assessment:
     findings = find(history, acceptances, alpha, min_effect)
-    groups: dict[tuple[str, str, str], Incident] = {}
-    for finding in findings:
+    incidents: list[Incident] = []
+    for finding in findings:  # oldest first: an incident starts at its earliest finding
         if not finding.opens_incident:
             continue
-        group = (finding.run.run_id, finding.key.serial, finding.key.profile)
-        if group not in groups:
-            groups[group] = Incident(
-                incident_id(*group),
+        incident = next((i for i in incidents if _together(i, finding)), None)
+        if incident is None:
+            key = finding.key
+            incident = Incident(
+                incident_id(finding.run.run_id, key.serial, key.profile),
                 finding.run,
                 finding.previous,
-                finding.key.serial,
-                finding.key.profile,
+                key.serial,
+                key.profile,
             )
-        groups[group].findings.append(finding)
-        finding.incident = groups[group].id
-    incidents = sorted(groups.values(), key=lambda i: (i.run.started, i.serial, i.id))
+            incidents.append(incident)
+        incident.findings.append(finding)
+        finding.incident = incident.id
+    incidents.sort(key=lambda i: (i.run.started, i.serial, i.id))
     return Assessment(findings, incidents)

@@ -87,7 +87,10 @@ class History:
 
     runs: list[RunInfo]
     series: dict[SeriesKey, Series]
+    _weekday: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def weekdays(self, series: Series) -> np.ndarray:
         """The weekday of each run of ``series`` (a lab's weekly rhythm)."""
-        return np.array([self.runs[i].started.weekday() for i in series.runs], dtype=int)
+        if self._weekday is None or len(self._weekday) != len(self.runs):
+            self._weekday = np.array([r.started.weekday() for r in self.runs], dtype=int)
+        return self._weekday[series.runs]
