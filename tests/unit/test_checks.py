@@ -69,6 +69,11 @@ def test_no_stall_passes_quiet_input_and_fails_a_burst(tmp_path, quiet, burst, t
         good.no_stall(deployment.replay(quiet))
         bad.no_stall(deployment.replay(burst))
     assert good.failures == []
+    # each declares what worse means, for the nightly history
+    better = {m.name.rsplit(".", 1)[-1]: m.better for m in good}
+    assert (better["delay_max"], better["delay_p99"], better["drain"]) == ("lower",) * 3
+    assert better["delay_drift"] == "zero"  # a drift either way is worse
+    assert better["delay_paired"] == "higher"
     assert outcomes(bad, "delay_max") == [Outcome.FAIL]
     (failure,) = [m for m in bad.failures if m.name == "delay_max"]
     assert "peak for inputs at t =" in failure.note

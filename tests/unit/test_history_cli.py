@@ -10,6 +10,7 @@ import pytest
 from history_fixtures import START, history_url, run_record  # noqa: F401 (fixture)
 
 from hil.cli import main
+from hil.history.records import from_record
 from hil.history.store import HistoryStore
 from hil.history.synthetic import history
 
@@ -212,3 +213,74 @@ def test_the_help_and_the_plugin_load_no_store_or_statistics():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
     assert done.stdout.rsplit("LOADED", 1)[1].split() == []
+
+
+def test_accept_a_series_then_a_new_move_is_a_new_incident(tmp_path, capsys, monkeypatch):
+    """The gate clears once a change is accepted, with who, when and why; a later change of
+    the same series is a new incident, judged against the accepted level."""
+    db = tmp_path / "h.sqlite"
+    _run(capsys, "history", "import", "--db", db, *_nightly(tmp_path))
+    monkeypatch.setenv("HIL_HISTORY", str(db))
+    monkeypatch.setenv("USER", "nightly-lead")
+    status, out, _ = _run(capsys, "history", "incidents")
+    assert status == 0 and "1 open incident(s), 1 open series failing the gate" in out
+    with pytest.raises(SystemExit) as refused:  # a reason is required
+        main(["history", "accept", f"{TEST}::delay_max"])
+    assert refused.value.code == 2 and "--reason" in capsys.readouterr().err
+    status, out, _ = _run(
+        capsys, "history", "accept", f"{TEST}::delay_max", "--reason", "new network, more load"
+    )
+    assert status == 0 and "accepted" in out and "nightly-lead" in out
+    status, out, _ = _run(capsys, "history", "incidents", "--format", "json")
+    [incident] = json.loads(out)
+    assert incident["state"] == "accepted" and not incident["fails_gate"]
+    assert incident["accepted"]["who"] == "nightly-lead"
+    assert incident["accepted"]["reason"] == "new network, more load"
+    status, _, err = _run(capsys, "history", "accept", incident["id"], "--reason", "again")
+    assert status == 2 and "is accepted: nothing to accept" in err
+    with HistoryStore(str(db)) as store:  # it moves again: a new incident, open
+        for night in range(60, 66):
+            value = 140.0 + night % 2
+            store.append(
+                from_record(
+                    run_record([{"name": "delay_max", "value": value, "upper": 200.0}], night)
+                )
+            )
+    status, out, _ = _run(capsys, "history", "incidents", "--format", "json")
+    first, second = json.loads(out)
+    assert first["state"] == "accepted" and second["state"] == "open" and second["fails_gate"]
+
+
+def test_series_are_listed_and_an_unknown_name_gets_the_closest(tmp_path, capsys, monkeypatch):
+    db = tmp_path / "h.sqlite"
+    _run(capsys, "history", "import", "--db", db, *_nightly(tmp_path, runs=3))
+    monkeypatch.setenv("HIL_HISTORY", str(db))
+    status, out, _ = _run(capsys, "history", "series")
+    assert status == 0 and out.splitlines() == [
+        f"{TEST}::delay_max [SER1 speck2f]",
+        f"{TEST}::layer0.cosine [SER1 speck2f]",
+        "2 series",
+    ]
+    status, out, _ = _run(capsys, "history", "series", "*cosine")
+    assert out.splitlines()[-1] == "1 series"
+    png = tmp_path / "t.png"
+    status, _, err = _run(capsys, "history", "trend", f"{TEST}::delay_mx", "--out", png)
+    assert status == 2 and f"closest: {TEST}::delay_max" in err
+    assert "`speck-hil history series` lists them" in err
+    # the id pytest printed when started from a folder above the suite's
+    status, out, _ = _run(capsys, "history", "trend", f"lab/{TEST}::delay_max", "--out", png)
+    assert status == 0 and "delay_max" in out
+
+
+def test_runs_show_the_harness_commit_and_the_emulated_truth(tmp_path, capsys):
+    record = run_record([{"name": "x", "value": 1.0}])
+    provenance = record["session"]["provenance"]
+    provenance["harness_git"] = {"commit": "1234567890abcdef", "branch": "main", "dirty": False}
+    provenance["emulated_truth"] = {"HIL_SIM_PROFILE": "noisy", "sha256": "fe" * 32}
+    path = tmp_path / "night.json"
+    path.write_text(json.dumps(record))
+    db = tmp_path / "h.sqlite"
+    _run(capsys, "history", "import", "--db", db, path)
+    status, out, _ = _run(capsys, "history", "runs", "--db", db)
+    assert status == 0
+    assert "harness commit" in out and "1234567890" in out and "noisy (fefefefe)" in out

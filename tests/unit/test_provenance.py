@@ -55,3 +55,23 @@ def test_the_emulated_truth_when_hil_sim_profile_chooses_it(monkeypatch):
     truth = emulated_truth(profile)
     assert truth["HIL_SIM_PROFILE"] == "noisy"
     assert truth["sha256"] != profile_provenance(profile)["sha256"]
+
+
+def test_the_harness_commit_when_it_runs_from_a_checkout(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from hil.history import provenance
+
+    package = Path(provenance.__file__).resolve().parent
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True, check=False
+    )
+    if head.returncode != 0:  # a CI clone without .git would have no harness commit
+        assert provenance.harness_git() is None
+        return
+    found = provenance.harness_git()
+    assert found["commit"] == head.stdout.strip() and isinstance(found["dirty"], bool)
+    assert provenance.session_provenance(tmp_path, load_profile("speck2f"))["harness_git"] == found
+    # installed inside another repository (a lab's .venv): its files are not tracked there
+    monkeypatch.setattr(provenance, "_git", lambda folder, *args: None)
+    assert provenance.harness_git() is None
