@@ -184,16 +184,19 @@ def table(seeds: range) -> str:
     """The README's table: precision and recall per class (``python -m
     hil.history.synthetic [SEEDS]``)."""
     lines = [
-        "| noise | change | min effect | histories | true changes | found | false alarms "
+        "| noise | change | size | histories | true changes | found | false alarms "
         "| precision | recall |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (noise, change), s in evaluate(seeds).items():
         size = {"outlier": 2, "episode": 2, "drift": 2.5}.get(change, 1) * EFFECT[noise]
         effect = "-" if change == "none" else f"{size:g} σ"
+        quality = (
+            "- | -" if s.expected == 0 else f"{s.precision:.2f} | {s.recall:.2f}"
+        )  # no true change: only false alarms count
         lines.append(
             f"| {noise} | {change} | {effect} | {s.histories} | {s.expected} | {s.hits} "
-            f"| {s.false_alarms} | {s.precision:.2f} | {s.recall:.2f} |"
+            f"| {s.false_alarms} | {quality} |"
         )
     return "\n".join(lines)
 

@@ -9,6 +9,8 @@ Layout (version 2; version 1 had no ``run_id``, ``provenance`` or ``replays``)::
                  "scope": ..., "profile": ..., "git_commit": str | null, "rootdir": ...,
                  "provenance": {"versions": {"harness", "sinabs", "torch", "samna"},
                                 "host": {...}, "git": {"commit", "branch"} | null,
+                                "harness_git": {"commit", "branch", "dirty"} | null,
+                                "emulated_truth": {"HIL_SIM_PROFILE", ...} | null,
                                 "profile": {"name", "sha256", "budgets_measured", "content"}},
                  "started": ISO time, "ended": ISO time | null, "exitstatus": int | null},
      "tests": [{"nodeid", "outcome", "duration_s", "measurements": [...],
