@@ -1,8 +1,8 @@
 """``speck-hil history ...``: import runs, list runs and series, draw trends, find
 regressions and incidents, accept an intended change, report.
 
-The store comes from ``--db PATH_OR_URL``, else ``$HIL_HISTORY``. SQLAlchemy, SciPy,
-ruptures and matplotlib are imported inside the commands, so ``speck-hil --help`` stays fast.
+The store comes from ``--db PATH_OR_URL``, else ``$HIL_HISTORY``. SQLAlchemy, SciPy and
+matplotlib are imported inside the commands, so ``speck-hil --help`` stays fast.
 Bad input (a file, a field, a database) gives one line on stderr and exit status 2; files
 imported before a bad one stay stored.
 """

@@ -5,20 +5,26 @@ weeks), so tonight's value is close to last night's, and a weekly rhythm (weeken
 a quiet network) repeats. A test that assumes independent nights takes such wander for
 changes. Here:
 
-1. a weekly pattern (by the run's weekday) is removed when a one-way ANOVA (SciPy) finds one;
-2. candidates come from binary segmentation of the least-squares cost (cumulative sums, so a
-   2000-run series costs well under a millisecond), with a penalty in units of the noise
-   level of the run-to-run differences;
+1. a weekly pattern (by the run's weekday) is removed when a one-way ANOVA (SciPy's F
+   distribution) finds one;
+2. candidates come from seeded binary segmentation of the least-squares cost (cumulative
+   sums over intervals at every scale, so a 2000-run series costs a millisecond or two, and
+   a five-run episode inside it is seen by an interval its size), with a penalty in units of
+   the run-to-run noise, raised for a series whose differences show autocorrelation;
 3. each candidate must hold between its neighbouring candidates by a generalised
    least-squares test of a step under AR(1) noise (Prais-Winsten: both sides whitened with
    the series' lag-1 autocorrelation, then Student's t from SciPy), with the autocorrelation
    estimated from the residuals of the segmentation and corrected for its small-sample bias;
-4. and by an effect of the medians either side: relative (``min_effect``) when the level
-   before is far from zero, else absolute (``min_sigma`` noise levels).
+4. and by an effect measured cautiously (from the median before to the third of the runs
+   after that moved least): relative (``min_effect``) when the level before is far from
+   zero, else absolute (``MIN_SIGMA`` noise levels).
 
 The weakest unconfirmed candidate is dropped and the rest tested again until every one left
-holds. A single outlier never makes a change: the medians either side do not move, and the
-smallest segment has ``min_size`` runs, so the latest run alone cannot either.
+holds; then the autocorrelation is estimated again from the changes that held, until they
+are the ones it came from. A single outlier never makes a change (the cautious effect
+ignores it), and the smallest segment has ``min_size`` runs, so the latest run alone cannot
+either. ruptures' segmentations were the first choice; its binary segmentation costs 0.1 s
+on a 2000-run series (200 series: 20 s) and has no seeded variant.
 """
 
 from __future__ import annotations

@@ -137,15 +137,6 @@ class Point:
     profile_sha256: str | None = None
     target: float | None = None
 
-    def provenance(self) -> dict[str, str | None]:
-        """What a change can be traced to: versions, board logic, profile content, host."""
-        return {
-            **self.versions,
-            "logic": self.logic_version,
-            "profile": (self.profile_sha256 or "")[:8] or None,
-            "host": self.host,
-        }
-
 
 @dataclass(frozen=True)
 class RunRow:
@@ -384,9 +375,6 @@ class HistoryStore:
             )
             for row in self._rows("read a series", query)
         ]
-
-    def all_points(self) -> dict[SeriesKey, list[Point]]:
-        return {key: self.points(key) for key in self.series()}
 
     def load(self, keys: set[SeriesKey] | None = None) -> History:
         """Every run and every series (or only ``keys``), fast at a lab's scale: one scan of
