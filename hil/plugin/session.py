@@ -18,7 +18,7 @@ from hil.history.provenance import profile_provenance, session_provenance
 from hil.lab.device_session import DeviceRefused, DeviceSession
 from hil.plugin import artifacts
 from hil.plugin.artifacts import folder_for, save_run
-from hil.plugin.options import lookup, option, option_origin, path_option
+from hil.plugin.options import lookup, option, option_origin, path_option, quiet_ms
 from hil.plugin.preflight import check_session_inputs
 from hil.plugin.record import RunRecord
 from hil.plugin.state import ItemState, state_of
@@ -43,6 +43,7 @@ class HilSession:
             self.profile = load_profile(self.spec.profile_name, override=self.profile_path)
         except (DeviceSpecError, ProfileError) as exc:
             raise pytest.UsageError(str(exc)) from None
+        quiet_ms(config)  # refused before any work
         self.scope = option(config, "device_scope")
         self.require = option(config, "require_device")
         self.artifacts_dir = path_option(config, "hil_artifacts")
@@ -189,7 +190,8 @@ class HilSession:
         if info is not None:
             return [
                 f"speck-hil device: {info} — kind {info.kind}, type {info.device_type}, "
-                f"serial {info.serial}, samna {info.samna_version}, profile {info.profile}"
+                f"serial {info.serial or 'none'}, samna {info.samna_version}, "
+                f"profile {info.profile}"
             ]
         reason = self.devices.unavailable or self.devices.open_failure
         if reason is None:
