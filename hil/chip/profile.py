@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -17,6 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from hil.chip.faults import FaultModel, faults_from_table
 from hil.chip.profile_schema import profile_problem
 from hil.files import unreadable_file
 
@@ -94,6 +95,7 @@ class ChipProfile:
     max_drain_us: float
     source: str
     noise: NoiseModel = NoiseModel()
+    faults: FaultModel = field(default_factory=FaultModel)  # an emulated board's faults
     power: PowerModel | None = None
     calibration: Calibration | None = None
 
@@ -266,6 +268,12 @@ def _build(data: dict, source: str) -> ChipProfile:
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{source}: incomplete or malformed profile ({exc!r})") from None
     profile = replace(profile, noise=_noise(data.get("noise", {}), n_cores, source))
+    try:
+        profile = replace(
+            profile, faults=faults_from_table(data.get("faults", {}), n_cores, source)
+        )
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from None
     if profile.power is not None:
         _check_power(profile.power, n_cores, source)
     return profile
