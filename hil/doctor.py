@@ -782,3 +782,13 @@ def _address(neuron: int, side: int) -> int:
     ``calculate_neuron_address`` lays it out: x in the low bits, then y."""
     y, x = divmod(neuron, side)
     return (y << (side - 1).bit_length()) | x
+
+
+def health_check(device: Any, sleep: Callable[[float], None] = time.sleep) -> str | None:
+    """Doctor's quick checks on an open device, for a session that starts: why the board
+    is unfit (the first failed check, or the device error), or None when it passed."""
+    try:
+        report = run_doctor(device, quick=True, sleep=sleep)
+    except DeviceError as exc:
+        return f"doctor's quick checks: device error: {exc}"
+    return None if report.passed else report.first_failure()
