@@ -112,8 +112,9 @@ class PoolPlugin:
         self.leases: list[Lease] = []
         self.quarantined: dict[str, str] = {}
         self.notes: list[str] = []
-        #: Boards marked bad by earlier sessions or doctor (``hil.board_health``), skipped.
-        self.health = HealthStore(lock_dir)
+        #: Boards marked bad by earlier sessions or doctor (``hil.board_health``), skipped;
+        #: a host's own boards only (labgrid places are the coordinator's).
+        self.health = HealthStore(lock_dir) if self.spec.kind != "labgrid" else None
         self.marked_bad: dict[str, str] = {}
         self.health_check = bool(option(self.config, "hil_health_check"))
         #: Under ``-n``, which board each worker of the run holds (``share_boards``).
@@ -245,6 +246,8 @@ class PoolPlugin:
     def _skip_bad_boards(self, pool: Pool) -> None:
         """Leave out the boards marked bad, each said once; NoBoardFree with their reasons
         when no other board is left."""
+        if self.health is None:
+            return
         try:
             bad = self.health.bad(pool.boards)
         except ValueError as exc:  # a health file that is not one
@@ -277,9 +280,9 @@ class PoolPlugin:
 
     def _quarantine(self, serial: str, cause: str, found_by: str = "") -> None:
         self.quarantined[serial] = cause
-        self.health.mark(
-            self.lease.board, BAD, cause, found_by or "a device test", run_name("pytest session")
-        )
+        if self.health is not None:
+            found_by = found_by or "a device test"
+            self.health.mark(self.lease.board, BAD, cause, found_by, run_name("pytest session"))
         note = f"speck-hil pool: board {serial} quarantined for the rest of the session: {cause}"
         if self.each:
             self.notes.append(f"{note}; its remaining tests skip")
