@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -31,6 +32,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOOL = "speck-hil doctor"
+#: A board's configuration write may take this many times what doctor measured before the
+#: barrier read after it gives up (never less than the harness's default).
+WRITE_TIMEOUT_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -108,4 +112,20 @@ def read_facts(path: Path) -> BoardFacts:
         latency_us=timing.get("latency_us"),
         timestamps_healthy=data.get("timestamps", {}).get("healthy"),
         healthy_cores=None if healthy is None else tuple(int(c) for c in healthy),
+    )
+
+
+def use_facts(device: Any, facts: BoardFacts) -> str | None:
+    """Let an open device rest on what doctor measured of its board: the barrier read that
+    proves the board alive (``Device.probe``, after a configuration is loaded) waits
+    ``WRITE_TIMEOUT_FACTOR`` times the measured write time, never less than the default, so
+    a slow board is not taken for a silent one. Returns what changed, for the session's
+    notes, or None."""
+    if facts.config_write_s is None:
+        return None
+    timeout = max(device.probe_timeout_s, WRITE_TIMEOUT_FACTOR * facts.config_write_s)
+    device.probe_timeout_s = timeout
+    return (
+        f"doctor's board facts of {facts.date}: configuration write {facts.config_write_s:.3g} s, "
+        f"so the barrier read after one waits up to {timeout:g} s"
     )

@@ -8,7 +8,8 @@ service (as LAVA keeps device health, and Zephyr's twister a quarantine list wit
 The store is the lab-wide lock folder (``HIL_LOCK_DIR``, ``hil.pool``) that every session on
 the host already shares: one small JSON file per board beside its lock, named like the lock
 (``KIND-TYPE-SERIAL.health.json``), written atomically. Each file holds the board's current
-health and a short log of what changed it.
+health and a short log of what changed it. Beside it, ``KIND-TYPE-SERIAL.facts.toml`` holds
+what the board's last doctor run measured (``hil.board_facts``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hil.backends.base import DeviceInfo
 from hil.backends.spec import DeviceSpec, parse_device_spec
 
 SUFFIX = ".health.json"
+FACTS_SUFFIX = ".facts.toml"
 GOOD, BAD = "good", "bad"
 #: How many changes of health each board's file remembers.
 LOG_LENGTH = 20
@@ -76,6 +78,10 @@ class HealthStore:
 
     def path(self, board: DeviceSpec) -> Path:
         return self.folder / f"{board.kind}-{board.device_type}-{board.serial}{SUFFIX}"
+
+    def facts_path(self, board: DeviceSpec) -> Path:
+        """Where ``speck-hil doctor`` keeps the board's facts (``hil.board_facts``)."""
+        return self.path(board).with_name(self.path(board).name.replace(SUFFIX, FACTS_SUFFIX))
 
     def get(self, board: DeviceSpec) -> BoardHealth | None:
         return _load(self.path(board))

@@ -112,6 +112,7 @@ def run_doctor_command(args: argparse.Namespace) -> int:
     else:
         store.mark(board, BAD, report.first_failure(), "doctor", run)
         print(f"board {board.serial}: marked bad ({report.first_failure()})", file=sys.stderr)
+    write_facts(store.facts_path(board), report)  # what sessions on this board rest on
     if args.out is not None:
         write_facts(args.out, report)
         print(f"board facts written to {args.out}", file=sys.stderr)

@@ -243,6 +243,9 @@ class Device(ABC):
     profile: ChipProfile
     dt_us: int | None = None  # time step of a time-stepped device; None for one with real time
     last_host_lag_us: float = 0.0  # the last replay's Run.host_lag_us, set by the backend
+    #: How long ``probe`` waits for the barrier read's answer (a board's facts may say more:
+    #: ``hil.board_facts``).
+    probe_timeout_s: float = PROBE_TIMEOUT_S
 
     def deploy(
         self,
@@ -279,7 +282,7 @@ class Device(ABC):
         self._apply(deployment, slow_clk_hz)
         return deployment
 
-    def probe(self, deployment: Deployment | None = None, timeout_s: float = PROBE_TIMEOUT_S):
+    def probe(self, deployment: Deployment | None = None, timeout_s: float | None = None):
         """Raise ``DeviceError`` unless the device answers a barrier read now, with
         ``deployment``'s configuration (loaded again when it belongs to an earlier opening of
         the device) or a one-neuron probe network. Loading a configuration needs no reply, so
@@ -291,7 +294,7 @@ class Device(ABC):
         elif deployment.device is not self:
             deployment = Deployment(self, deployment.mapping, deployment.reset_mode)
             self._apply(deployment, None)
-        deployment.replay(empty_events(), timeout_s=timeout_s)
+        deployment.replay(empty_events(), timeout_s=timeout_s or self.probe_timeout_s)
 
     def _probe_mapping(self) -> Mapping:
         return map_network(

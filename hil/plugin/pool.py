@@ -22,6 +22,7 @@ import pytest
 
 from hil.backends import DeviceUnavailable
 from hil.backends.spec import DeviceSpec
+from hil.board_facts import read_facts, use_facts
 from hil.board_health import BAD, HealthStore, run_name
 from hil.files import unwritable_dir
 from hil.lab.device_session import DeviceSession
@@ -224,12 +225,35 @@ class PoolPlugin:
         where = f" (labgrid place {lease.place})" if lease.place else ""
         self.notes.append(f"speck-hil pool {self.spec}: leased {lease.serial}{where}{waited}")
         self.notes += [f"speck-hil pool {self.spec}: {note}" for note in pool.notes()]
-        self._use(DeviceSession(str(lease.board), self.hil.opener(str(lease.board))))
+        self._use(DeviceSession(str(lease.board), self._opener(lease.board)))
         self._check_health()
 
     def _one_board(self, serial: str) -> BoardPool:
         board = next(b for b in self.pool.boards if b.serial == serial)
         return BoardPool(str(self.spec), [board], self.lock_dir)
+
+    def _opener(self, board: DeviceSpec):
+        opener, facts = self.hil.opener(str(board)), self._facts(board)
+
+        def open_board():
+            device = opener()
+            note = use_facts(device, facts) if facts is not None else None
+            if note and not any(note in line for line in self.notes):
+                self.notes.append(f"speck-hil pool: board {board.serial}: {note}")
+            return device
+
+        return open_board
+
+    def _facts(self, board: DeviceSpec):
+        """What doctor last measured on ``board`` (its facts in the lock folder), if any."""
+        path = self.health.facts_path(board) if self.health is not None else None
+        if path is None or not path.is_file():
+            return None
+        try:
+            return read_facts(path)
+        except ValueError as exc:
+            self.notes.append(f"speck-hil pool: board facts not used: {exc}")
+            return None
 
     def _use(self, devices: DeviceSession) -> None:
         self.hil.devices = devices
@@ -312,7 +336,7 @@ class PoolPlugin:
         self._retire()
         self._holding(spare)
         self.leases.append(spare)
-        self._use(DeviceSession(str(spare.board), self.hil.opener(str(spare.board))))
+        self._use(DeviceSession(str(spare.board), self._opener(spare.board)))
         self._check_health()
 
     def _say(self, line: str) -> None:

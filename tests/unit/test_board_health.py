@@ -188,3 +188,30 @@ def test_health_check_marks_a_failing_board_bad_and_the_session_goes_on(pytester
     alone = pytester.runpytest("--device", POOL, "-p", "no:xdist", "--hil-health-check", "-rs")
     alone.assert_outcomes(passed=1, skipped=6)
     alone.stdout.fnmatch_lines(["*SKIPPED*health check: doctor check cores (core 5) failed*"])
+
+
+def test_a_session_rests_on_the_board_facts_doctor_left_in_the_lock_folder(pytester, lab, tmp_path):
+    """The barrier after a configuration write waits ten times what doctor measured on the
+    board (never less than the default)."""
+    assert main(["doctor", "--quick", "--device", "sim:speck2fmodule@SIM0001"]) == 0
+    facts = lab.facts_path(parse_device_spec("sim:speck2fmodule@SIM0001"))
+    assert read_facts(facts).serial == "SIM0001"
+    facts.write_text(
+        facts.read_text()
+        .replace("[timing]\n", "[timing]\nconfig_write_s = 3.0\n", 1)
+        .replace("\nconfig_write_s = 0", "\nwas = 0", 1)
+    )
+    pytester.makepyfile(
+        test_timeout="""
+def test_timeout(speck):
+    assert speck.probe_timeout_s == 30.0
+"""
+    )
+    result = pytester.runpytest("--device", "sim:speck2fmodule@SIM0001", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*board SIM0001: doctor's board facts of *: configuration write 3 s, so the barrier "
+            "read after one waits up to 30 s"
+        ]
+    )
