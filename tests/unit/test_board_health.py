@@ -2,8 +2,10 @@
 pools skip them with the reason, ``speck-hil boards clear`` and a passing doctor return them."""
 
 import json
+import tomllib
 
 import pytest
+import tomli_w
 import sinabs.layers  # noqa: F401  loaded once here: an inner session cannot load numpy's C parts again
 from test_plugin_pool import DEVICE_TESTS, POOL, REPLAYING_TESTS, UNPLUGGING_CONFTEST
 
@@ -196,11 +198,9 @@ def test_a_session_rests_on_the_board_facts_doctor_left_in_the_lock_folder(pytes
     assert main(["doctor", "--quick", "--device", "sim:speck2fmodule@SIM0001"]) == 0
     facts = lab.facts_path(parse_device_spec("sim:speck2fmodule@SIM0001"))
     assert read_facts(facts).serial == "SIM0001"
-    facts.write_text(
-        facts.read_text()
-        .replace("[timing]\n", "[timing]\nconfig_write_s = 3.0\n", 1)
-        .replace("\nconfig_write_s = 0", "\nwas = 0", 1)
-    )
+    document = tomllib.loads(facts.read_text())
+    document["timing"]["config_write_s"] = 3.0  # a slow board
+    facts.write_text(tomli_w.dumps(document))
     pytester.makepyfile(
         test_timeout="""
 def test_timeout(speck):
