@@ -2,11 +2,11 @@
 pools skip them with the reason, ``speck-hil boards clear`` and a passing doctor return them."""
 
 import json
-import tomllib
 
 import pytest
-import tomli_w
 import sinabs.layers  # noqa: F401  loaded once here: an inner session cannot load numpy's C parts again
+import tomli_w
+import tomllib
 from test_plugin_pool import DEVICE_TESTS, POOL, REPLAYING_TESTS, UNPLUGGING_CONFTEST
 
 from hil.backends import parse_device_spec
