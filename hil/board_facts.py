@@ -129,3 +129,17 @@ def use_facts(device: Any, facts: BoardFacts) -> str | None:
         f"doctor's board facts of {facts.date}: configuration write {facts.config_write_s:.3g} s, "
         f"so the barrier read after one waits up to {timeout:g} s"
     )
+
+
+def rest_on_board_facts(device: Any, lock_dir: Path | None = None) -> str | None:
+    """``use_facts`` with the facts doctor keeps for ``device``'s board in the lock folder
+    (``HIL_LOCK_DIR`` unless ``lock_dir``); None without any."""
+    from hil.backends.samna_backend import SamnaDevice
+    from hil.board_health import HealthStore, board_of
+    from hil.lab.pool import default_lock_dir
+
+    if not isinstance(device, SamnaDevice):
+        return None
+    board = board_of(device.info)
+    path = HealthStore(lock_dir or default_lock_dir()).facts_path(board)
+    return use_facts(device, read_facts(path)) if path.is_file() else None

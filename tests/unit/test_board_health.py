@@ -9,8 +9,8 @@ import tomli_w
 import tomllib
 from test_plugin_pool import DEVICE_TESTS, POOL, REPLAYING_TESTS, UNPLUGGING_CONFTEST
 
-from hil.backends import parse_device_spec
-from hil.board_facts import read_facts
+from hil.backends import open_device, parse_device_spec
+from hil.board_facts import read_facts, rest_on_board_facts
 from hil.board_health import BAD, GOOD, HealthStore
 from hil.cli import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_FAILED, main
 from hil.emulator.devkit import FaultPlan
@@ -201,6 +201,9 @@ def test_a_session_rests_on_the_board_facts_doctor_left_in_the_lock_folder(pytes
     document = tomllib.loads(facts.read_text())
     document["timing"]["config_write_s"] = 3.0  # a slow board
     facts.write_text(tomli_w.dumps(document))
+    with open_device("sim:speck2fmodule@SIM0001") as device:  # as speck-hil calibrate does
+        assert "configuration write 3 s" in rest_on_board_facts(device)
+        assert device.config_write_timeout_s == 30.0
     pytester.makepyfile(
         test_timeout="""
 def test_timeout(speck):
