@@ -140,6 +140,10 @@ def test_a_quarantined_board_is_skipped_by_the_next_session_until_cleared(
         "SIM0001"
     }
 
+    named = pytester.runpytest("--device", "sim:speck2fmodule@SIM0000", "-p", "no:xdist", "-rs")
+    named.assert_outcomes(passed=1, skipped=6)
+    named.stdout.fnmatch_lines(["*SKIPPED*board SIM0000 is marked bad since*disconnected*"])
+
     assert main(["boards", "clear", "SIM0000"]) == 0
     assert "returned to service" in capsys.readouterr().out
     (pytester.path / "ran.log").unlink()
