@@ -33,7 +33,16 @@ from typing import Any
 import numpy as np
 
 from hil.backends.base import DeviceError, DeviceInfo
-from hil.backends.samna_backend import SamnaBoard, SamnaDevice
+from hil.backends.samna_backend import SamnaDevice
+from hil.doctor_bench import (
+    REPLY_TIMEOUT_S,
+    WRITE_TIMEOUT_S,
+    Bench,
+    NotWritten,
+    is_reply,
+    is_spike,
+    neuron_address,
+)
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 #: The checks, in the order the table shows them.
@@ -64,11 +73,6 @@ PUBLISHED_IDLE_UW = {"io": 62, "ram": 52, "logic": 367, "pixel_digital": 79, "pi
 PUBLISHED_OFFSET_UW = 50
 HELD_US = 200_000
 POWER_HZ = 100.0
-#: How long the board may take to answer a read, or to take a configuration, before the
-#: doctor gives up on it (host seconds).
-REPLY_TIMEOUT_S = 2.0
-WRITE_TIMEOUT_S = 10.0
-POLL_MS = 5
 THRESHOLD_HIGH = 32767  # a neuron that never fires: only reads are judged
 
 
@@ -164,7 +168,7 @@ def run_doctor(
     started = time.perf_counter()
     date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     report = DoctorReport(device.info, date, quick)
-    bench = _Bench(device, clock, sleep)
+    bench = Bench(device, clock, sleep)
     doctor = _Doctor(bench, QUICK if quick else FULL, report, on_check or (lambda _: None))
     try:
         doctor.run()
@@ -179,140 +183,8 @@ def run_doctor(
     return report
 
 
-class _Bench:
-    """The board through samna's API: configurations, events, reads, the stop watch."""
-
-    def __init__(self, device: SamnaDevice, clock, sleep):
-        self.device = device
-        self.board: SamnaBoard = device.board()
-        self.chip = self.board.chip
-        self.n_cores = device.profile.n_cores
-        self.clock, self.sleep = clock, sleep
-        self.device_s = 0.0  # stop-watch time the doctor's measurements span
-        self.markers = iter(range(1000, 30000, 7))
-
-    # -- configurations ----------------------------------------------------------------------
-
-    def config(
-        self,
-        core: int,
-        *,
-        marker: int | None = None,
-        threshold: int = 1,
-        leak: bool = False,
-        size: int = 1,
-        channels: int = 1,
-        kernel: int = 1,
-    ) -> tuple[Any, int]:
-        """A configuration with one core in use: ``channels`` output maps of ``size`` x
-        ``size`` from one input map, weights 1, threshold ``threshold``, reset to zero,
-        monitored. Neuron 0 starts at ``marker`` (a fresh one unless given), every other at
-        0. Returns the configuration and the marker."""
-        marker = next(self.markers) if marker is None else marker
-        config = self.chip.configuration.SpeckConfiguration()
-        layer = config.cnn_layers[core]
-        side_in = size + kernel - 1
-        layer.dimensions = {
-            "input_shape": {"size": {"x": side_in, "y": side_in}, "feature_count": 1},
-            "output_shape": {"size": {"x": size, "y": size}, "feature_count": channels},
-            "kernel_size": kernel,
-        }
-        layer.weights = np.ones((channels, 1, kernel, kernel), dtype=int).tolist()
-        layer.biases = [1] * channels
-        initial = np.zeros((channels, size, size), dtype=int)
-        initial[0, 0, 0] = marker
-        layer.neurons_initial_value = initial.tolist()
-        layer.threshold_high = threshold
-        layer.threshold_low = -32768
-        layer.return_to_zero = True
-        layer.leak_enable = leak
-        layer.monitor_enable = True
-        return config, marker
-
-    def load(self, config: Any, core: int, marker: int, leaks: bool = False) -> float:
-        """Apply ``config`` and wait until the chip holds it (neuron 0 of ``core`` reads
-        ``marker``, or more when the configuration ``leaks``: the slow clock may have ticked
-        meanwhile; markers grow, so an earlier configuration reads less); returns the host
-        seconds from the call to that read's reply."""
-        start, give_up = self.clock(), time.monotonic() + WRITE_TIMEOUT_S
-        self.board.model.apply_configuration(config)
-        while True:
-            state = self.read(core)[0]
-            if state == marker or (leaks and state > marker):
-                return self.clock() - start
-            if time.monotonic() > give_up:
-                raise _NotWritten(core, marker, state, WRITE_TIMEOUT_S)
-
-    # -- events ---------------------------------------------------------------------------
-
-    def spike(self, core: int, t_us: int, x: int = 0, y: int = 0) -> Any:
-        """An input spike, built field by field as every public Speck example does."""
-        event = self.chip.event.Spike()
-        event.layer, event.x, event.y, event.feature, event.timestamp = core, x, y, 0, t_us
-        return event
-
-    def read_event(self, core: int, address: int = 0) -> Any:
-        event = self.chip.event.ReadNeuronValue()
-        event.layer, event.address = core, address
-        return event
-
-    def start_stop_watch(self) -> float:
-        """Stop-watch time zero now; returns the host time it was started at."""
-        self.board.stop_watch.reset()
-        self.board.stop_watch.start()
-        return self.clock()
-
-    def write(self, events: list[Any]) -> None:
-        self.board.source.write(events)
-
-    def read(self, core: int, address: int = 0) -> tuple[int, Any, list[Any]]:
-        """Neuron ``address``'s state on ``core``, the reply event (it carries the stop
-        watch's time) and every event that came with it, after everything written before
-        the read."""
-        self.write([self.read_event(core, address)])
-        events = self.collect(lambda got: any(map(_is_reply, got)), REPLY_TIMEOUT_S)
-        reply = next((e for e in events if _is_reply(e)), None)
-        if reply is None:
-            raise DeviceError(
-                str(self.device.info),
-                f"no reply to a neuron read within {REPLY_TIMEOUT_S:g} s (core {core})",
-            )
-        return int(reply.neuron_state), reply, events
-
-    def collect(self, done: Callable[[list[Any]], bool], timeout_s: float) -> list[Any]:
-        """Events from the sink until ``done(events so far)`` or ``timeout_s`` (host)."""
-        events = list(self.board.sink.get_events())
-        deadline = time.monotonic() + timeout_s
-        while not done(events) and time.monotonic() < deadline:
-            events += self.board.sink.get_events_blocking(POLL_MS)
-        return events
-
-    def drain(self, until_us: int, started: float) -> list[Any]:
-        """What else arrives until the stop watch has passed ``until_us`` (on a real board,
-        waiting for it), then until the sink stays quiet."""
-        events = list(self.board.sink.get_events())
-        if self.board.realtime:
-            self.sleep(max(0.0, started + until_us / 1e6 - self.clock()))
-        while True:
-            more = self.board.sink.get_events_blocking(self.board.quiet_ms or 1)
-            events += more
-            if not more:
-                return events
-
-    def clear(self) -> None:
-        self.board.sink.get_events()
-
-
-class _NotWritten(Exception):
-    def __init__(self, core: int, marker: int, state: int, timeout_s: float):
-        super().__init__(
-            f"the configuration did not take effect within {timeout_s:g} s (core {core}'s "
-            f"neuron 0 reads {state}, the new configuration starts it at {marker})"
-        )
-
-
 class _Doctor:
-    def __init__(self, bench: _Bench, plan: Plan, report: DoctorReport, on_check):
+    def __init__(self, bench: Bench, plan: Plan, report: DoctorReport, on_check):
         self.bench, self.plan, self.report, self.on_check = bench, plan, report, on_check
         self.timestamps_ok = False
         self.firing_core: int | None = None
@@ -440,7 +312,7 @@ class _Doctor:
                 bench.load(base, core, base_marker)
                 config, marker = bench.config(core, threshold=THRESHOLD_HIGH, **shape)
                 times[name] = bench.load(config, core, marker)
-        except _NotWritten as exc:
+        except NotWritten as exc:
             self.add(
                 "config_write",
                 FAIL,
@@ -479,7 +351,7 @@ class _Doctor:
             events = bench.read(core)[2]  # the reply: every input before it was served
             events += bench.drain(times[-1], started)
             bench.device_s += times[-1] / 1e6
-            spikes = [e for e in events if _is_spike(e)]
+            spikes = [e for e in events if is_spike(e)]
             own = sum(1 for e in spikes if int(e.layer) == core)
             counts[core] = own
             stray = len(spikes) - own
@@ -532,11 +404,11 @@ class _Doctor:
         started = bench.start_stop_watch()
         bench.write([bench.spike(core, HELD_US, x=x) for x in range(4)])
         events = bench.collect(
-            lambda got: sum(map(_is_spike, got)) >= 4, HELD_US / 1e6 + REPLY_TIMEOUT_S
+            lambda got: sum(map(is_spike, got)) >= 4, HELD_US / 1e6 + REPLY_TIMEOUT_S
         )
         arrived_s = bench.clock() - started
         bench.device_s += HELD_US / 1e6
-        stamps = [int(e.timestamp) for e in events if _is_spike(e)]
+        stamps = [int(e.timestamp) for e in events if is_spike(e)]
         if not stamps:
             self.add(
                 "input_held",
@@ -571,15 +443,15 @@ class _Doctor:
         times = [10_000 * (i + 1) for i in range(5)]
         started = bench.start_stop_watch()
         bench.write([bench.spike(core, t) for t in times] + [bench.read_event(core)])
-        events = bench.collect(lambda got: any(map(_is_reply, got)), REPLY_TIMEOUT_S + 0.05)
+        events = bench.collect(lambda got: any(map(is_reply, got)), REPLY_TIMEOUT_S + 0.05)
         events += bench.drain(times[-1], started)
         bench.device_s += times[-1] / 1e6
-        reply_at = next((i for i, e in enumerate(events) if _is_reply(e)), None)
+        reply_at = next((i for i, e in enumerate(events) if is_reply(e)), None)
         if reply_at is None:
             self.add("read_order", UNKNOWN, f"no reply to a read on core {core}")
             return
-        before = [int(e.timestamp) for e in events[:reply_at] if _is_spike(e)]
-        after = sum(map(_is_spike, events[reply_at:]))
+        before = [int(e.timestamp) for e in events[:reply_at] if is_spike(e)]
+        after = sum(map(is_spike, events[reply_at:]))
         stamp = int(events[reply_at].timestamp)
         seen = (
             f"5 inputs stamped up to {times[-1]:,} µs, then a read: {len(before)} outputs "
@@ -640,7 +512,7 @@ class _Doctor:
         reads 0), or as they are after three times the measured write time."""
         give_up = time.monotonic() + max(3 * self.write_s, 0.05)
         while True:
-            states = [self.bench.read(core, _address(a, 4))[0] for a in range(neurons)]
+            states = [self.bench.read(core, neuron_address(a, 4))[0] for a in range(neurons)]
             if not any(states) or time.monotonic() > give_up:
                 return states
 
@@ -769,21 +641,6 @@ class _Doctor:
             self.add(check, UNKNOWN, "timestamps are not usable (see stop_watch)")
             return True
         return False
-
-
-def _is_reply(event: Any) -> bool:
-    return hasattr(event, "neuron_state")
-
-
-def _is_spike(event: Any) -> bool:
-    return hasattr(event, "feature") and not hasattr(event, "neuron_state")
-
-
-def _address(neuron: int, side: int) -> int:
-    """Neuron ``neuron`` (row-major on a ``side`` x ``side`` map of one feature) as sinabs'
-    ``calculate_neuron_address`` lays it out: x in the low bits, then y."""
-    y, x = divmod(neuron, side)
-    return (y << (side - 1).bit_length()) | x
 
 
 def health_check(device: Any, sleep: Callable[[float], None] = time.sleep) -> str | None:
