@@ -15,6 +15,7 @@ from hil.board_health import BAD, GOOD, HealthStore
 from hil.cli import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_FAILED, main
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices
+from hil.pool import BoardPool
 
 BOARD = parse_device_spec("sim:speck2fmodule@SIM0000")
 
@@ -92,6 +93,11 @@ def test_doctor_refuses_bad_input_and_reports_a_device_error(lab, tmp_path, caps
     assert main(["doctor", "--out", str(tmp_path)]) == EXIT_BAD_INPUT
     assert main(["boards", "clear", "SIM0042"]) == EXIT_BAD_INPUT
     assert "no board of that name" in capsys.readouterr().err
+
+    held = BoardPool("held", [BOARD], lab.folder).try_lease()  # a session drives it
+    assert main(["doctor", "--device", str(BOARD)]) == EXIT_DEVICE
+    assert "leased by pid" in capsys.readouterr().err
+    held.release()
 
     import hil.backends as backends
 
