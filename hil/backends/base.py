@@ -244,7 +244,7 @@ class Device(ABC):
     dt_us: int | None = None  # time step of a time-stepped device; None for one with real time
     last_host_lag_us: float = 0.0  # the last replay's Run.host_lag_us, set by the backend
     #: How long ``probe`` waits for the barrier read's answer (a board's facts may say more:
-    #: ``hil.board_facts``).
+    #: ``hil.calibration.board_facts``).
     probe_timeout_s: float = PROBE_TIMEOUT_S
 
     def deploy(

@@ -54,7 +54,7 @@ def _cores(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     from hil import backends
-    from hil.board_facts import rest_on_board_facts
+    from hil.calibration.board_facts import rest_on_board_facts
     from hil.calibration.search import calibrate
     from hil.files import unwritable_file
 

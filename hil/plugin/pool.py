@@ -22,10 +22,10 @@ import pytest
 
 from hil.backends import DeviceUnavailable
 from hil.backends.spec import DeviceSpec
-from hil.board_facts import read_facts, use_facts
-from hil.board_health import BAD, HealthStore, run_name
+from hil.calibration.board_facts import read_facts, use_facts
 from hil.files import unwritable_dir
 from hil.lab.device_session import DeviceSession
+from hil.lab.health import BAD, HealthStore, run_name
 from hil.lab.pool import (
     BoardPool,
     Lease,
@@ -113,7 +113,7 @@ class PoolPlugin:
         self.leases: list[Lease] = []
         self.quarantined: dict[str, str] = {}
         self.notes: list[str] = []
-        #: Boards marked bad by earlier sessions or doctor (``hil.board_health``), skipped;
+        #: Boards marked bad by earlier sessions or doctor (``hil.lab.health``), skipped;
         #: a host's own boards only (labgrid places are the coordinator's).
         self.health = HealthStore(lock_dir) if self.spec.kind != "labgrid" else None
         self.marked_bad: dict[str, str] = {}
@@ -288,7 +288,7 @@ class PoolPlugin:
         that fails is marked bad and quarantined (the session moves to a spare)."""
         if not self.health_check or self.lease is None:
             return
-        from hil.doctor import health_check
+        from hil.calibration.doctor import health_check
 
         serial = self.lease.serial
         try:

@@ -10,12 +10,13 @@ import tomllib
 from test_plugin_pool import DEVICE_TESTS, POOL, REPLAYING_TESTS, UNPLUGGING_CONFTEST
 
 from hil.backends import open_device, parse_device_spec
-from hil.board_facts import read_facts, rest_on_board_facts
-from hil.board_health import BAD, GOOD, HealthStore
-from hil.cli import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_FAILED, main
+from hil.calibration.board_facts import read_facts, rest_on_board_facts
+from hil.cli import main
+from hil.cli.common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_FAILED
 from hil.emulator.devkit import FaultPlan
 from hil.emulator.samna import device as emulated_devices
-from hil.pool import BoardPool
+from hil.lab.health import BAD, GOOD, HealthStore
+from hil.lab.pool import BoardPool
 
 BOARD = parse_device_spec("sim:speck2fmodule@SIM0000")
 
@@ -213,7 +214,7 @@ def test_a_session_rests_on_the_board_facts_doctor_left_in_the_lock_folder(pytes
     facts.write_text(tomli_w.dumps(document))
     with open_device("sim:speck2fmodule@SIM0001") as device:  # as speck-hil calibrate does
         assert "configuration write 3 s" in rest_on_board_facts(device)
-        assert device.config_write_timeout_s == 30.0
+        assert device.probe_timeout_s == 30.0
     pytester.makepyfile(
         test_timeout="""
 def test_timeout(speck):

@@ -6,8 +6,8 @@ import pytest
 from fake_wall import fake_wall_clock  # noqa: F401 (the wall fixture)
 
 from hil.backends import open_device
+from hil.calibration.doctor import CHECKS, FAIL, PASS, UNKNOWN, DoctorError, run_doctor
 from hil.chip.profile import ProfileError, load_profile
-from hil.doctor import CHECKS, FAIL, PASS, UNKNOWN, DoctorError, run_doctor
 from hil.emulator import devkit as emulated_devkit
 from hil.emulator import speck as emulated_speck
 from hil.emulator.devkit import FaultPlan

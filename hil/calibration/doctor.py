@@ -34,7 +34,7 @@ import numpy as np
 
 from hil.backends.base import DeviceError, DeviceInfo
 from hil.backends.samna_backend import SamnaDevice
-from hil.doctor_bench import (
+from hil.calibration.doctor_bench import (
     REPLY_TIMEOUT_S,
     WRITE_TIMEOUT_S,
     Bench,

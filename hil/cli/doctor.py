@@ -1,4 +1,5 @@
-"""``speck-hil doctor`` (a board's self-test) and ``speck-hil boards`` (their health)."""
+"""``speck-hil doctor``: a board's self-test (``hil.calibration.doctor``), its table or JSON, its
+board facts, and the board's health in the lock folder (``hil.lab.health``)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_DEVICE = 3
+from hil.cli.common import EXIT_FAILED, EXIT_OK, refuse_unwritable
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     doctor = commands.add_parser(
         "doctor",
         help="self-test one board: timestamps, held inputs, read order, configuration write "
@@ -32,27 +31,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--quick", action="store_true", help="the short checks (under a second of device time)"
     )
     doctor.add_argument("--profile", type=Path, help="device profile override (TOML)")
-    _lock_dir_option(doctor)
+    lock_dir_option(doctor)
     doctor.set_defaults(command=run_doctor_command)
 
-    boards = commands.add_parser(
-        "boards",
-        help="list the boards' health (bad, with the reason) across sessions",
-        description=(
-            "Every board attached here or recorded in the lock folder, with its health, "
-            "the last check and the reason it is bad."
-        ),
-    )
-    _lock_dir_option(boards)
-    boards.set_defaults(command=list_boards)
-    actions = boards.add_subparsers(title="commands", metavar="COMMAND")
-    clear = actions.add_parser("clear", help="return a bad board to service")
-    clear.add_argument("board", metavar="BOARD", help="SERIAL, TYPE@SERIAL or sim:TYPE@SERIAL")
-    _lock_dir_option(clear)
-    clear.set_defaults(command=clear_board)
 
-
-def _lock_dir_option(parser: argparse.ArgumentParser) -> None:
+def lock_dir_option(parser: argparse.ArgumentParser) -> None:
+    """``--lock-dir``: where the boards' locks and health live."""
     parser.add_argument(
         "--lock-dir",
         type=Path,
@@ -62,29 +46,29 @@ def _lock_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _store(args: argparse.Namespace):
-    from hil.board_health import HealthStore
-    from hil.pool import default_lock_dir
+def health_store(args: argparse.Namespace):
+    """The health files in ``--lock-dir`` (else ``HIL_LOCK_DIR``, else the default)."""
+    from hil.lab.health import HealthStore
+    from hil.lab.pool import default_lock_dir
 
     return HealthStore(getattr(args, "lock_dir", None) or default_lock_dir())
 
 
 def run_doctor_command(args: argparse.Namespace) -> int:
     from hil import backends
-    from hil.board_facts import write_facts
-    from hil.board_health import BAD, GOOD, board_of, run_name
-    from hil.doctor import CHECKS, run_doctor
-    from hil.files import unwritable_file
+    from hil.calibration.board_facts import write_facts
+    from hil.calibration.doctor import CHECKS, run_doctor
+    from hil.lab.health import BAD, GOOD, board_of, run_name
 
-    if args.out is not None and unwritable_file(args.out):
-        raise ValueError(f"--out {args.out}: {unwritable_file(args.out)}")
+    if args.out is not None:
+        refuse_unwritable(args.out, "--out")
     spec = backends.parse_device_spec(args.device)
     if spec.pool or spec.kind not in ("real", "emulated"):
         raise ValueError(
             f"--device {spec}: doctor tests one devkit (TYPE, TYPE:INDEX, TYPE@SERIAL or sim); "
             f"{spec} is {'a pool' if spec.pool else spec.kind}"
         )
-    store = _store(args)
+    store = health_store(args)
     lease = _lock(spec, store.folder)
     run = run_name("speck-hil doctor" + (" --quick" if args.quick else ""))
     device = None
@@ -116,13 +100,13 @@ def run_doctor_command(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_facts(args.out, report)
         print(f"board facts written to {args.out}", file=sys.stderr)
-    return 0 if report.passed else EXIT_FAILED
+    return EXIT_OK if report.passed else EXIT_FAILED
 
 
 def _lock(spec, lock_dir: Path):
     """The board's lock, held while the doctor runs, so no session drives it meanwhile."""
     from hil.backends import DeviceUnavailable
-    from hil.pool import BoardPool, named_board
+    from hil.lab.pool import BoardPool, named_board
 
     board = named_board(spec)
     if board is None:
@@ -158,54 +142,3 @@ def _print_table(report) -> None:
 
 def _name(finding) -> str:
     return f"{finding.check} {finding.core}" if finding.core is not None else finding.check
-
-
-def list_boards(args: argparse.Namespace) -> int:
-    from hil.backends import list_devices, parse_device_spec
-
-    store = _store(args)
-    recorded = {health.board: health for health in store.all()}
-    attached = [d.spec for d in list_devices() if d.kind in ("real", "emulated")]
-    names = list(dict.fromkeys([*attached, *recorded]))
-    print(f"boards: health in {store.folder}")
-    width = max(len(name) for name in names) + 2
-    print(f"{'BOARD':<{width}}{'HEALTH':<8}{'LAST CHECK':<27}REASON")
-    for name in names:
-        health = recorded.get(name) or store.get(parse_device_spec(name))
-        where = "" if name in attached else "  (not attached here)"
-        if health is None:
-            print(f"{name:<{width}}{'good':<8}{'never':<27}never marked bad{where}")
-            continue
-        reason = f"{health.reason} ({health.check}; {health.run})"
-        print(f"{name:<{width}}{health.health:<8}{health.last_check:<27}{reason}{where}")
-    return 0
-
-
-def clear_board(args: argparse.Namespace) -> int:
-    from hil.backends import parse_device_spec
-    from hil.board_health import GOOD, run_name
-
-    store = _store(args)
-    found = store.find(args.board)
-    if not found:
-        known = ", ".join(h.board for h in store.all()) or "none"
-        raise ValueError(
-            f"BOARD {args.board!r}: no board of that name has a health record in "
-            f"{store.folder} (recorded: {known})"
-        )
-    if len(found) > 1:
-        names = ", ".join(h.board for h in found)
-        raise ValueError(f"BOARD {args.board!r} names several boards ({names}); give TYPE@SERIAL")
-    (health,) = found
-    if not health.bad:
-        print(f"{health.board}: already good")
-        return 0
-    store.mark(
-        parse_device_spec(health.board),
-        GOOD,
-        "cleared by hand",
-        "boards clear",
-        run_name("speck-hil boards clear"),
-    )
-    print(f"{health.board}: returned to service (it was bad: {health.reason})")
-    return 0

@@ -5,11 +5,11 @@ with the reason, the check or test that found it and the run; pools and ``--devi
 skip it until ``speck-hil boards clear BOARD`` or a doctor run that passes returns it to
 service (as LAVA keeps device health, and Zephyr's twister a quarantine list with reasons).
 
-The store is the lab-wide lock folder (``HIL_LOCK_DIR``, ``hil.pool``) that every session on
+The store is the lab-wide lock folder (``HIL_LOCK_DIR``, ``hil.lab.pool``) that every session on
 the host already shares: one small JSON file per board beside its lock, named like the lock
 (``KIND-TYPE-SERIAL.health.json``), written atomically. Each file holds the board's current
 health and a short log of what changed it. Beside it, ``KIND-TYPE-SERIAL.facts.toml`` holds
-what the board's last doctor run measured (``hil.board_facts``).
+what the board's last doctor run measured (``hil.calibration.board_facts``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import datetime as dt
 import json
 import os
 import socket
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hil.backends.base import DeviceInfo
 from hil.backends.spec import DeviceSpec, parse_device_spec
+from hil.files import write_atomic
 
 SUFFIX = ".health.json"
 FACTS_SUFFIX = ".facts.toml"
@@ -80,7 +80,7 @@ class HealthStore:
         return self.folder / f"{board.kind}-{board.device_type}-{board.serial}{SUFFIX}"
 
     def facts_path(self, board: DeviceSpec) -> Path:
-        """Where ``speck-hil doctor`` keeps the board's facts (``hil.board_facts``)."""
+        """Where ``speck-hil doctor`` keeps the board's facts (``hil.calibration.board_facts``)."""
         return self.path(board).with_name(self.path(board).name.replace(SUFFIX, FACTS_SUFFIX))
 
     def get(self, board: DeviceSpec) -> BoardHealth | None:
@@ -127,16 +127,7 @@ class HealthStore:
         ]
 
     def _write(self, path: Path, entry: BoardHealth) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump(asdict(entry), file, indent=1)
-            os.chmod(tmp, 0o666)  # one folder for every user of the host
-            os.replace(tmp, path)  # readers never see half a file
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, json.dumps(asdict(entry), indent=1))  # never half a file
 
 
 def _load(path: Path) -> BoardHealth | None:

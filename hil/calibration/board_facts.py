@@ -24,7 +24,7 @@ from typing import Any
 
 import tomli_w
 
-from hil.files import unreadable_file
+from hil.files import unreadable_file, write_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,7 +50,7 @@ class BoardFacts:
 
 
 def facts_document(report) -> dict:
-    """A doctor report (``hil.doctor.DoctorReport``) as the board facts' tables."""
+    """A doctor report (``hil.calibration.doctor.DoctorReport``) as the board facts' tables."""
     facts = report.facts
     identity = {k: v for k, v in facts.get("identity", {}).items() if v is not None}
     writes = facts.get("config_write_s") or {}
@@ -81,12 +81,10 @@ def facts_document(report) -> dict:
 
 def write_facts(path: Path, report) -> None:
     """Write ``report``'s board facts to ``path`` (replaced whole, never half-written)."""
-    text = f"# {TOOL}: board facts (layout: hil/board_facts.py)\n" + tomli_w.dumps(
+    text = f"# {TOOL}: board facts (layout: hil/calibration/board_facts.py)\n" + tomli_w.dumps(
         facts_document(report)
     )
-    partial = path.with_name(f".{path.name}.tmp")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    write_atomic(path, text)
 
 
 def read_facts(path: Path) -> BoardFacts:
@@ -135,7 +133,7 @@ def rest_on_board_facts(device: Any, lock_dir: Path | None = None) -> str | None
     """``use_facts`` with the facts doctor keeps for ``device``'s board in the lock folder
     (``HIL_LOCK_DIR`` unless ``lock_dir``); None without any."""
     from hil.backends.samna_backend import SamnaDevice
-    from hil.board_health import HealthStore, board_of
+    from hil.lab.health import HealthStore, board_of
     from hil.lab.pool import default_lock_dir
 
     if not isinstance(device, SamnaDevice):
