@@ -24,7 +24,7 @@ MAX_CORES = 64
 
 #: Sections read elsewhere (the emulator's noise model, the power model, calibration notes):
 #: their owners check their keys.
-OWN_CHECK_SECTIONS = ("noise", "power", "calibration")
+OWN_CHECK_SECTIONS = ("noise", "devkit", "faults", "power", "calibration")
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,7 @@ class PoolPlugin:
         self._use(DeviceSession(str(lease.board), self.hil.opener(str(lease.board))))
 
     def _one_board(self, serial: str) -> BoardPool:
-        board = next(b for b in self.pool.boards if b.serial == serial)
+        board = next(b for b in self.pool.boards if b.board_id == serial)
         return BoardPool(str(self.spec), [board], self.lock_dir)
 
     def _use(self, devices: DeviceSession) -> None:
@@ -231,7 +231,9 @@ class PoolPlugin:
         devices = self.hil.devices
         devices.close()
         if devices.info is not None:
-            self.notes.append(f"speck-hil board: {devices.info} (serial {devices.info.serial})")
+            self.notes.append(
+                f"speck-hil board: {devices.info} (serial {devices.info.serial or 'none'})"
+            )
         self.notes += devices.notes
 
     def _quarantine(self, serial: str, cause: str) -> None:
