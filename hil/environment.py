@@ -16,6 +16,7 @@ READERS = {
     "HIL_SIM_DEVKITS": "hil.emulator.samna.device:configured_devkits",
     "HIL_TORCH_THREADS": "hil.backends.torch_threads:torch_threads",
     "HIL_SIM_PROFILE": "hil.emulator.truth:check_sim_profile",
+    "HIL_SIM_ARRAYS": "hil.backends:sim_arrays",
     "HIL_RECORDINGS": "hil.recordings.folders:check_environment_folder",
 }
 

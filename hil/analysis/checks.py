@@ -251,7 +251,7 @@ class HilMeasure(Measure):
                 f"{prefix}power_samples",
                 0,
                 lower=1 if wanted else None,
-                note=f"{device} has no power monitor",
+                note=run.deployment.device.power_problem or f"{device} has no power monitor",
             )
             return None
         for rail in report.rails:

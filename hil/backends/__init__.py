@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hil.backends.base import (
@@ -35,12 +36,32 @@ __all__ = [
     "parse_device_spec",
 ]
 
-#: After the barrier's reply, a real chip's sink must stay empty this long to count as quiet.
-REAL_QUIET_MS = 50
+#: After the barrier's reply, no monitored spike may arrive for this long on a real chip for
+#: it to count as quiet: sinabs polls every 100 ms, and outputs can arrive later than
+#: expected (sinabs#165).
+REAL_QUIET_MS = 100
+#: Set to 1, the emulated devkit's spikes travel as arrays (its fast path, for benchmarks
+#: and big emulated runs); unset, as samna's event objects, the path a devkit takes.
+SIM_ARRAYS_ENV = "HIL_SIM_ARRAYS"
 
 
-def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None) -> Device:
-    """Open what ``spec`` names; ``profile`` is a lab's override file for the device profile.
+def sim_arrays() -> bool:
+    """Whether ``HIL_SIM_ARRAYS`` asks for the emulated devkit's array fast path; a
+    ValueError naming the variable for anything but 0 or 1."""
+    value = os.environ.get(SIM_ARRAYS_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{SIM_ARRAYS_ENV}={value!r}: expected 1 (the array fast path) or 0")
+    return value == "1"
+
+
+def open_device(
+    spec: str | DeviceSpec,
+    profile: str | os.PathLike | None = None,
+    quiet_ms: int | None = None,
+) -> Device:
+    """Open what ``spec`` names; ``profile`` is a lab's override file for the device profile;
+    ``quiet_ms`` how long a real chip must send no monitored spike after the barrier's
+    reply to count as quiet (default ``REAL_QUIET_MS``).
 
     The profile is what the harness believes about the chip. An emulated devkit's own physics
     come from ``HIL_SIM_PROFILE`` (``hil.emulator.truth``), never from ``profile``.
@@ -61,16 +82,18 @@ def open_device(spec: str | DeviceSpec, profile: str | os.PathLike | None = None
             f"{spec} names every attached {spec.device_type}, not one board; open one "
             f"({spec.device_type}@SERIAL) or lease one with hil.lab.pool.BoardPool"
         )
+    if quiet_ms is not None and not quiet_ms > 0:
+        raise ValueError(f"quiet_ms must be a positive number of ms; got {quiet_ms!r}")
     chip_profile = load_profile(spec.profile_name, override=profile)
     try:
-        return _open(spec, chip_profile)
+        return _open(spec, chip_profile, quiet_ms or REAL_QUIET_MS)
     except (DeviceError, ValueError):  # the device's own error, or bad input (a profile)
         raise
     except Exception as exc:  # samna raises RuntimeError (and others) for a vanished board
         raise DeviceError(str(spec), f"failed while opening: {exc}") from exc
 
 
-def _open(spec: DeviceSpec, chip_profile: ChipProfile) -> Device:
+def _open(spec: DeviceSpec, chip_profile: ChipProfile, quiet_ms: int) -> Device:
     if spec.kind == "sinabs":
         from hil.backends.sinabs_backend import SinabsDevice
 
@@ -86,6 +109,7 @@ def _open(spec: DeviceSpec, chip_profile: ChipProfile) -> Device:
             kind="emulated",
             samna_version="emulated",
             quiet_ms=0,
+            arrays=sim_arrays(),
         )
     install = detect_samna()
     if install.kind != "real":
@@ -104,7 +128,7 @@ def _open(spec: DeviceSpec, chip_profile: ChipProfile) -> Device:
         chip_profile,
         kind="real",
         samna_version=install.version or "unknown",
-        quiet_ms=REAL_QUIET_MS,
+        quiet_ms=quiet_ms,
     )
 
 
@@ -124,6 +148,9 @@ def no_real_samna(install: SamnaInstall) -> str:
 
 @dataclass(frozen=True)
 class ListedDevice:
+    """One line of ``speck-hil devices``: ``spec`` opens it (empty for a device the harness
+    cannot drive, listed with a note)."""
+
     spec: str
     kind: str
     description: str
@@ -131,31 +158,44 @@ class ListedDevice:
 
 def list_devices() -> list[ListedDevice]:
     """Every device this machine can open: real devkits (when real samna is installed), the
-    emulated devkits, and the software backends."""
+    emulated devkits, and the software backends. samna lists every device on the host; one
+    that is not a Speck board (a DVXplorer, a DAVIS, a Xylo) is listed with kind ``other``
+    and no spec. A board without a serial is named ``TYPE@usb:BUS:ADDRESS``."""
     import hil.emulator.samna as emulated_samna
-    from hil.chip.devices import DEVICE_TYPES
 
-    names = {samna_name: sinabs_id for sinabs_id, (samna_name, _) in DEVICE_TYPES.items()}
     listed = []
     install = detect_samna()
     if install.kind == "real":
         import samna
 
-        for info in samna.device.get_all_devices():
-            sinabs_id = names.get(info.device_type_name, info.device_type_name)
-            listed.append(
-                ListedDevice(
-                    f"{sinabs_id}@{info.serial_number}",
-                    "real",
-                    f"{info.device_type_name}, USB {info.usb_bus_number}:{info.usb_device_address}",
-                )
-            )
-    for info in emulated_samna.device.get_all_devices():
-        sinabs_id = names.get(info.device_type_name, info.device_type_name)
-        listed.append(
-            ListedDevice(f"sim:{sinabs_id}@{info.serial_number}", "emulated", info.device_type_name)
-        )
+        listed += _listed(samna.device.get_all_devices(), "real", "")
+    listed += _listed(emulated_samna.device.get_all_devices(), "emulated", "sim:")
     listed.append(ListedDevice("sinabs", "sinabs", "sinabs' time-stepped forward (software)"))
     if install.kind == "real":
         listed.append(ListedDevice("specksim", "specksim", "samna's C++ simulator (software)"))
+    return listed
+
+
+def _listed(infos: Iterable, kind: str, prefix: str) -> list[ListedDevice]:
+    from hil.backends.samna_backend import board_id
+    from hil.chip.devices import DEVICE_TYPES
+
+    names = {samna_name: sinabs_id for sinabs_id, (samna_name, _) in DEVICE_TYPES.items()}
+    listed = []
+    for info in infos:
+        usb = f"USB {info.usb_bus_number}:{info.usb_device_address}"
+        sinabs_id = names.get(info.device_type_name)
+        if sinabs_id is None:
+            note = f"{info.device_type_name}, {usb}: not a Speck board, skipped"
+            listed.append(ListedDevice("", "other", note))
+            continue
+        serial = (
+            f"serial {info.serial_number}"
+            if info.serial_number
+            else "no serial (named by its USB bus and address)"
+        )
+        description = f"{info.device_type_name}, {usb}, {serial}"
+        if kind == "emulated":
+            description += ", emulated"
+        listed.append(ListedDevice(f"{prefix}{sinabs_id}@{board_id(info)}", kind, description))
     return listed

@@ -84,6 +84,9 @@ class Run:
     reset_mode: str = ""
     source_sha256: str = ""  # the recording's, when a Recording was replayed
     host_lag_us: float = 0.0  # how late the host wrote inputs after they were due, at worst
+    #: How long the device took to answer a read after the configuration was (re)applied
+    #: before this replay (s); None where nothing was applied or the device has no such wait.
+    config_write_s: float | None = None
 
     @property
     def host_limited(self) -> bool:
@@ -171,6 +174,7 @@ class Deployment:
             source_sha256=events.sha256 if isinstance(events, Recording) else "",
             host_lag_us=self.device.last_host_lag_us,
             power=self.device._power_samples(),
+            config_write_s=self.device.last_config_write_s if reset else None,
         )
         self.device._notify(run)
         return run
@@ -243,6 +247,8 @@ class Device(ABC):
     profile: ChipProfile
     dt_us: int | None = None  # time step of a time-stepped device; None for one with real time
     last_host_lag_us: float = 0.0  # the last replay's Run.host_lag_us, set by the backend
+    last_config_write_s: float | None = None  # the last configuration write's barrier time
+    power_problem: str | None = None  # why the device gives no power samples, if it says
     #: How long ``probe`` waits for the barrier read's answer (a board's facts may say more:
     #: ``hil.calibration.board_facts``).
     probe_timeout_s: float = PROBE_TIMEOUT_S

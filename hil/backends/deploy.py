@@ -136,6 +136,7 @@ def map_network(
     reset = reset or network_reset_mode(layers)
     for core in layer2core.values():
         config.cnn_layers[core].return_to_zero = reset == "zero"
+        _zero_initial_states(config.cnn_layers[core])
     entry = (
         DVS_LAYER
         if network.has_dvs_layer()
@@ -155,6 +156,16 @@ def map_network(
         monitored_cores=monitored,
         config_hash=config_hash(config),
     )
+
+
+def _zero_initial_states(core_config: Any) -> None:
+    """Every replay starts from zero, as the reference does. sinabs copies the network's
+    ``v_mem`` into ``neurons_initial_value`` at ``make_config`` (a network run in sinabs
+    first carries its state onto the chip, sinabs#148), and re-applying a configuration
+    restores those values: zeroed here, every reset (a re-apply) starts from zero."""
+    initial = np.asarray(core_config.neurons_initial_value)
+    if initial.any():
+        core_config.neurons_initial_value = np.zeros_like(initial).tolist()
 
 
 def probe_network() -> torch.nn.Module:

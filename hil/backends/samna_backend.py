@@ -7,11 +7,18 @@ write events, read outputs. Given the real ``samna`` module it drives a devkit; 
 
 Quiescence is a barrier, not a sleep: after the payload a ``ReadNeuronValue`` is written;
 the chip answers it only after everything before it, so once its reply is back, what remains
-is at most the outputs still in flight, collected until the sink stays empty for
-``quiet_ms``.
+is at most the outputs still in flight, collected until no monitored spike arrives for
+``quiet_ms`` (readout values, sensor events and replies share the sink and do not count).
+``apply_configuration`` returns before the configuration is written (sinabs sleeps 1 s after
+it), so every one is followed by the same barrier before the stop watch starts; its time is
+kept in the run (``Run.config_write_s``). The configuration's initial neuron values are zero
+(``deploy``): re-applying it is how states are reset.
 
-Events travel as arrays where the device's buffers take them (the emulated devkit's
-extension of samna's API, found by what the buffers offer), else as samna's event objects;
+Events are built field by field (samna documents no keyword constructors). Every call that
+may block (a blocking read, ``close_device``) is bounded in time (``bounded``).
+
+Events travel as samna's event objects, as on a devkit; with ``arrays=True`` (the emulated
+devkit's extension of samna's API, ``HIL_SIM_ARRAYS=1``) as arrays where the buffers take them;
 the host's side of a replay runs with the cyclic garbage collector paused. Deadlines are in
 device time: on a real chip the timeout starts when the last input is released; on the
 emulated devkit, which has done its work when a write returns, it bounds the device time of
@@ -37,6 +44,7 @@ from hil.backends.base import (
     DeviceUnavailable,
     Run,
 )
+from hil.backends.bounded import bounded
 from hil.backends.power import PowerSampler, open_power_sampler
 from hil.backends.spec import DeviceSpec
 from hil.bulk import collector_paused
@@ -49,6 +57,13 @@ from hil.events import SPIKE_DTYPE, empty_spikes
 WRITE_CHUNK = 8192
 ARRAY_CHUNK = 1 << 18
 POLL_MS = 20
+#: How long a configuration write may take before the board counts as not answering (sinabs
+#: waits 1 s for one, a full chip's at most).
+CONFIG_WRITE_TIMEOUT_S = 10.0
+#: How long closing a board may take.
+CLOSE_TIMEOUT_S = 10.0
+#: A blocking read may overrun its own timeout by this much before it counts as hung.
+BLOCKING_MARGIN_S = 5.0
 #: On a real chip, inputs are released this much later on the stop watch than their times
 #: say, so the host has written the first ones before they are due (outputs are shifted back).
 REAL_LEAD_US = 50_000
@@ -59,6 +74,10 @@ _owners: dict[tuple[int, str], SamnaDevice] = {}
 class SamnaDevice(Device):
     """A devkit opened through ``samna`` (real or emulated)."""
 
+    #: How long a configuration write may take on this board (its board facts may say more:
+    #: ``hil.calibration.board_facts``).
+    config_write_timeout_s: float = CONFIG_WRITE_TIMEOUT_S
+
     def __init__(
         self,
         samna: ModuleType,
@@ -68,17 +87,19 @@ class SamnaDevice(Device):
         kind: str,
         samna_version: str,
         quiet_ms: int,
-        arrays: bool = True,
+        arrays: bool = False,
     ):
-        """``arrays=False`` sends events as samna's event objects even where the buffers take
-        arrays (how a real devkit is driven)."""
+        """``arrays=True`` sends spikes as arrays where both buffers take them (the emulated
+        devkit's fast path, for benchmarks and big runs); else as samna's event objects, the
+        path a real devkit takes."""
         self._samna = samna
         self._realtime = kind == "real"
         self._spec = spec
         self.profile = profile
         self._quiet_ms = quiet_ms
         device_info = select_device_info(samna, spec)
-        owner = _owners.get((id(samna), str(device_info.serial_number)))
+        board = board_id(device_info)
+        owner = _owners.get((id(samna), board))
         if owner is not None:
             raise DeviceUnavailable(
                 str(spec), f"{owner.info} is already open in this process; close it first"
@@ -89,8 +110,7 @@ class SamnaDevice(Device):
             serial=str(device_info.serial_number),
             samna_version=samna_version,
             profile=profile.source,
-            name=f"{spec.device_type}@{device_info.serial_number}"
-            + (" (emulated)" if kind == "emulated" else ""),
+            name=f"{spec.device_type}@{board}" + (" (emulated)" if kind == "emulated" else ""),
             logic_version=_logic_version(device_info),
         )
         try:
@@ -99,6 +119,10 @@ class SamnaDevice(Device):
             raise DeviceUnavailable(
                 str(self.info), f"cannot be opened ({exc}); is another process using it?"
             ) from exc
+        if self._handle is None:  # sinabs guards for it too
+            raise DeviceUnavailable(
+                str(self.info), "samna's open_device gave nothing; is another process using it?"
+            )
         self._chip = getattr(samna, profile.name)
         self._applied_hash: str | None = None
         self._closed = False
@@ -116,8 +140,9 @@ class SamnaDevice(Device):
         #: Events travel as arrays where both buffers take them (the emulated devkit's
         #: extension of samna's API), else as samna's event objects.
         self.arrays = arrays and _takes_arrays(self._source, self._sink)
-        self._power = open_power_sampler(samna, self._handle)
-        self._owner_key = (id(samna), self.info.serial)
+        self._power, self.power_problem = open_power_sampler(samna, self._handle, str(self.info))
+        self.last_config_write_s: float | None = None
+        self._owner_key = (id(samna), board)
         _owners[self._owner_key] = self
         self._device_info = device_info
 
@@ -164,12 +189,45 @@ class SamnaDevice(Device):
                 str(self.info), f"failed to load a valid configuration: {exc}"
             ) from exc
         self._applied_hash = deployment.mapping.config_hash
+        self._await_configuration(deployment)
 
     def _reset_states(self, deployment: Deployment) -> None:
+        """Apply the configuration again: its initial neuron values are zero (``deploy``)."""
         self._guard(
             "reset neuron states", self._model.apply_configuration, deployment.mapping.config
         )
         self._applied_hash = deployment.mapping.config_hash
+        self._await_configuration(deployment)
+
+    def _await_configuration(self, deployment: Deployment) -> None:
+        """A read and its reply after ``apply_configuration``, which returns before the
+        configuration is written: inputs written before the reply would meet a half-written
+        chip. The time it takes is kept (``last_config_write_s``)."""
+        started = time.monotonic()
+        deadline = started + self.config_write_timeout_s
+        with collector_paused():
+            self._write_barrier(deployment)
+            while not self._replied():
+                if not self._realtime or time.monotonic() > deadline:
+                    timeout = self.config_write_timeout_s
+                    within = f" within {timeout:g} s" if self._realtime else ""
+                    raise DeviceError(
+                        str(self.info),
+                        "stopped answering: no reply to the read after applying the "
+                        f"configuration{within}",
+                    )
+        self.last_config_write_s = time.monotonic() - started
+
+    def _replied(self) -> bool:
+        """Whether a read's reply is among what the sink holds now (on a real chip, within a
+        poll); what else is there came before the replay and is dropped."""
+        events = self._blocking_read(POLL_MS) if self._realtime else self._sink.get_events()
+        return any(hasattr(event, "neuron_state") for event in events)
+
+    def _blocking_read(self, timeout_ms: int) -> list[Any]:
+        seconds = timeout_ms / 1000 + BLOCKING_MARGIN_S
+        call = self._sink.get_events_blocking
+        return bounded(str(self.info), "a blocking read", seconds, call, timeout_ms)
 
     def _replay(self, deployment: Deployment, inputs: np.ndarray, timeout_s: float) -> np.ndarray:
         if deployment.mapping.config_hash != self._applied_hash:
@@ -218,7 +276,11 @@ class SamnaDevice(Device):
         _check_quiet_in_device_time(str(self.info), outputs, last_input_us, timeout_s)
 
     def _power_samples(self) -> np.ndarray | None:
-        return self._power.samples() if self._power is not None else None
+        if self._power is None:
+            return None
+        samples = self._power.samples()
+        self.power_problem = self._power.problem
+        return samples
 
     def _replay_in_real_time(
         self,
@@ -280,17 +342,17 @@ class SamnaDevice(Device):
             self._read(outputs)
 
     def _write_barrier(self, deployment: Deployment) -> None:
-        core = min(deployment.mapping.layer2core.values())
-        self._source.write([self._chip.event.ReadNeuronValue(layer=core, address=0)])
+        read = self._chip.event.ReadNeuronValue()
+        read.layer, read.address = min(deployment.mapping.layer2core.values()), 0
+        self._source.write([read])
 
     def _read(self, outputs: _Outputs, timeout_ms: int = 0) -> int:
         """Move what the sink holds into ``outputs``, waiting up to ``timeout_ms`` for
-        something to arrive; returns how many events came."""
+        something to arrive; returns how many monitored spikes came (what else shares the
+        sink, readout values, sensor events, replies, never keeps a replay from being quiet)."""
         if self.arrays:
             return outputs.add_array(*self._sink.get_array(timeout_ms))
-        events = (
-            self._sink.get_events_blocking(timeout_ms) if timeout_ms else self._sink.get_events()
-        )
+        events = self._blocking_read(timeout_ms) if timeout_ms else self._sink.get_events()
         return outputs.add_events(events)
 
     def _salvage(self, outputs: _Outputs) -> None:
@@ -301,14 +363,20 @@ class SamnaDevice(Device):
             return
 
     def _input_events(self, inputs: np.ndarray) -> list[Any]:
-        """Input events as samna's event objects (the caller pauses the collector): a
-        ``Spike`` names the core it enters; sensor events enter the DVS layer only as
-        ``DvsEvent`` (a Spike is never addressed to it)."""
-        spike, dvs_event = self._chip.event.Spike, self._chip.event.DvsEvent
+        """Input events as samna's event objects, built field by field (the caller pauses
+        the collector): a ``Spike`` names the core it enters; sensor events enter the DVS
+        layer only as ``DvsEvent`` (a Spike is never addressed to it)."""
+        spike_type, dvs_event = self._chip.event.Spike, self._chip.event.DvsEvent
+
+        def spike(layer: int, x: int, y: int, feature: int, t: int) -> Any:
+            event = spike_type()
+            event.layer, event.x, event.y, event.feature, event.timestamp = layer, x, y, feature, t
+            return event
+
         return [
             _dvs_event(dvs_event, x, y, feature, t)
             if layer == DVS_LAYER
-            else spike(layer=layer, x=x, y=y, feature=feature, timestamp=t)
+            else spike(layer, x, y, feature, t)
             for layer, x, y, feature, t in inputs.tolist()
         ]
 
@@ -328,7 +396,10 @@ class SamnaDevice(Device):
         if self._power is not None:
             self._power.close()
         try:
-            self._samna.device.close_device(self._handle)
+            close = self._samna.device.close_device
+            bounded(str(self.info), "closing the board", CLOSE_TIMEOUT_S, close, self._handle)
+        except DeviceError:
+            raise
         except Exception as exc:  # a vanished device cannot be closed; it is released anyway
             raise DeviceError(str(self.info), f"failed to close: {exc}") from exc
 
@@ -385,11 +456,12 @@ class _Outputs:
         return self._arrived(len(spikes), others)
 
     def _arrived(self, n_spikes: int, others: list[Any]) -> int:
+        """Note what came; the number of monitored spikes is what counts for quiet."""
         self.answered = self.answered or any(hasattr(e, "neuron_state") for e in others)
         if n_spikes:
             self.count += n_spikes
             self.arrivals.append((time.monotonic(), n_spikes))
-        return n_spikes + len(others)
+        return n_spikes
 
     def activity(self, since: float) -> str:
         """What the device did from ``since`` (monotonic s) on, as a timeout says it."""
@@ -481,6 +553,16 @@ def _takes_arrays(source: Any, sink: Any) -> bool:
     )
 
 
+def board_id(device_info: Any) -> str:
+    """What names one board: its serial, or for a board without one (sinabs' docs show
+    ``serial_number=`` for a Speck2fDevKit and a Speck2eDevKit) its USB bus and address,
+    ``usb:BUS:ADDRESS`` (lsusb's spelling; it changes when the board is re-plugged)."""
+    serial = str(getattr(device_info, "serial_number", "") or "")
+    if serial:
+        return serial
+    return f"usb:{device_info.usb_bus_number}:{device_info.usb_device_address}"
+
+
 def select_device_info(samna: ModuleType, spec: DeviceSpec) -> Any:
     """The DeviceInfo that ``spec`` names, indices ordered by USB address as sinabs does."""
     listed = list(samna.device.get_all_devices())
@@ -488,7 +570,15 @@ def select_device_info(samna: ModuleType, spec: DeviceSpec) -> Any:
         (d for d in listed if d.device_type_name == spec.samna_type_name),
         key=lambda d: d.usb_device_address,
     )
-    attached = ", ".join(f"{d.device_type_name}@{d.serial_number}" for d in listed) or "none"
+    attached = ", ".join(f"{d.device_type_name}@{board_id(d)}" for d in listed) or "none"
+    if spec.usb is not None:
+        for device in matching:
+            if (device.usb_bus_number, device.usb_device_address) == spec.usb:
+                return device
+        raise DeviceUnavailable(
+            str(spec),
+            f"no {spec.samna_type_name} at USB {spec.usb[0]}:{spec.usb[1]} (attached: {attached})",
+        )
     if spec.serial is not None:
         for device in matching:
             if str(device.serial_number) == spec.serial:

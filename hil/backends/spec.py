@@ -1,7 +1,8 @@
 """What ``--device`` accepts, parsed into a ``DeviceSpec``.
 
 - ``speck2fmodule``, ``speck2fmodule:1``, ``speck2fmodule@SERIAL``, ``speck2fdevkit``,
-  ``speck2edevkit``: a real devkit through the real samna;
+  ``speck2edevkit``: a real devkit through the real samna; a board without a serial is
+  ``TYPE:INDEX`` or ``TYPE@usb:BUS:ADDRESS`` (lsusb's bus and device number; never ``TYPE@``);
 - ``sim`` (the default) or ``sim:speck2fmodule`` (also ``sim:speck2fmodule:1`` /
   ``@SERIAL``): the emulated devkit, driven through the same samna code path;
 - ``speck2fmodule:*`` or ``sim:speck2fmodule:*``: a pool, every attached board of the type
@@ -23,7 +24,8 @@ from hil.chip.devices import DEVICE_TYPES
 DEFAULT_DEVICE_TYPE = "speck2fmodule"
 SOFTWARE_KINDS = ("sinabs", "specksim")
 _SPEC = re.compile(
-    r"^(?P<type>[A-Za-z0-9]+)(?::(?P<index>\d+)|:(?P<pool>\*)|@(?P<serial>[^\s@:]+))?$"
+    r"^(?P<type>[A-Za-z0-9]+)(?::(?P<index>\d+)|:(?P<pool>\*)|@usb:(?P<bus>\d+):(?P<address>\d+)"
+    r"|@(?P<serial>[^\s@:]+))?$"
 )
 
 _PLACE = re.compile(r"^[A-Za-z0-9][\w.-]*$")
@@ -51,6 +53,14 @@ class DeviceSpec:
     pool: bool = False  # every attached board of the type (``TYPE:*``)
     place: str | None = None  # a labgrid place (``labgrid:PLACE``)
     place_tags: tuple[tuple[str, str], ...] = ()  # a labgrid pool (``labgrid:TAG=VALUE,...``)
+    usb: tuple[int, int] | None = None  # (bus, address) of a board without a serial
+
+    @property
+    def board_id(self) -> str | None:
+        """What names the one board this spec names: its serial, or ``usb:BUS:ADDRESS``."""
+        if self.serial is not None:
+            return self.serial
+        return f"usb:{self.usb[0]}:{self.usb[1]}" if self.usb is not None else None
 
     @property
     def samna_type_name(self) -> str:
@@ -81,7 +91,14 @@ def parse_device_spec(text: str) -> DeviceSpec:
     if device_type not in DEVICE_TYPES:
         raise DeviceSpecError(f"unknown device {text!r}; {known_specs()}")
     index = int(match["index"]) if match["index"] is not None else None
-    return DeviceSpec(kind, device_type, index, match["serial"], text, match["pool"] is not None)
+    usb = (int(match["bus"]), int(match["address"])) if match["bus"] is not None else None
+    pool = match["pool"] is not None
+    return DeviceSpec(kind, device_type, index, match["serial"], text, pool, usb=usb)
+
+
+def board_spec(kind: str, device_type: str, board: str) -> DeviceSpec:
+    """The spec of one board by its id (a serial, or ``usb:BUS:ADDRESS``)."""
+    return parse_device_spec(f"{'sim:' if kind == 'emulated' else ''}{device_type}@{board}")
 
 
 def _labgrid_spec(selector: str, text: str) -> DeviceSpec:
@@ -98,7 +115,8 @@ def _labgrid_spec(selector: str, text: str) -> DeviceSpec:
 def known_specs() -> str:
     types = ", ".join(DEVICE_TYPES)
     return (
-        f"devices are sim, sim:TYPE, TYPE, TYPE:INDEX, TYPE@SERIAL or TYPE:* (every board of "
-        f"the type) with TYPE one of {types}; labgrid:PLACE or labgrid:TAG=VALUE; "
+        f"devices are sim, sim:TYPE, TYPE, TYPE:INDEX, TYPE@SERIAL, TYPE@usb:BUS:ADDRESS (a "
+        f"board without a serial) or TYPE:* (every board of the type) with TYPE one of "
+        f"{types}; labgrid:PLACE or labgrid:TAG=VALUE; "
         "or sinabs, specksim (`speck-hil devices` lists what is attached)"
     )

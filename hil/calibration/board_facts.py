@@ -114,15 +114,19 @@ def read_facts(path: Path) -> BoardFacts:
 
 
 def use_facts(device: Any, facts: BoardFacts) -> str | None:
-    """Let an open device rest on what doctor measured of its board: the barrier read that
-    proves the board alive (``Device.probe``, after a configuration is loaded) waits
-    ``WRITE_TIMEOUT_FACTOR`` times the measured write time, never less than the default, so
-    a slow board is not taken for a silent one. Returns what changed, for the session's
-    notes, or None."""
+    """Let an open device rest on what doctor measured of its board: the barriers that wait
+    for a configuration to be written (after every ``apply_configuration``, and recovery's
+    probe) wait ``WRITE_TIMEOUT_FACTOR`` times the measured write time, never less than their
+    defaults, so a slow board is not taken for a silent one. Returns what changed, for the
+    session's notes, or None."""
     if facts.config_write_s is None:
         return None
-    timeout = max(device.probe_timeout_s, WRITE_TIMEOUT_FACTOR * facts.config_write_s)
-    device.probe_timeout_s = timeout
+    wait_s = WRITE_TIMEOUT_FACTOR * facts.config_write_s
+    device.probe_timeout_s = max(device.probe_timeout_s, wait_s)
+    timeout = device.probe_timeout_s
+    if hasattr(device, "config_write_timeout_s"):
+        device.config_write_timeout_s = max(device.config_write_timeout_s, wait_s)
+        timeout = device.config_write_timeout_s
     return (
         f"doctor's board facts of {facts.date}: configuration write {facts.config_write_s:.3g} s, "
         f"so the barrier read after one waits up to {timeout:g} s"
@@ -132,12 +136,12 @@ def use_facts(device: Any, facts: BoardFacts) -> str | None:
 def rest_on_board_facts(device: Any, lock_dir: Path | None = None) -> str | None:
     """``use_facts`` with the facts doctor keeps for ``device``'s board in the lock folder
     (``HIL_LOCK_DIR`` unless ``lock_dir``); None without any."""
-    from hil.backends.samna_backend import SamnaDevice
+    from hil.backends.samna_backend import SamnaDevice, board_id
     from hil.lab.health import HealthStore, board_of
     from hil.lab.pool import default_lock_dir
 
     if not isinstance(device, SamnaDevice):
         return None
-    board = board_of(device.info)
+    board = board_of(device.info, board_id(device.board().device_info))
     path = HealthStore(lock_dir or default_lock_dir()).facts_path(board)
     return use_facts(device, read_facts(path)) if path.is_file() else None

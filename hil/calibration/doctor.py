@@ -586,6 +586,16 @@ class _Doctor:
         bench.read(core)
         bench.device_s += self.plan.power_s
         samples = power.samples()
+        if power.problem:  # every sample stamped 0: they cannot be placed in time
+            self.report.facts["power"] = None
+            self.add(
+                "power",
+                FAIL,
+                power.problem.split(":")[0],
+                advice="old firmware stamps power samples 0: update the board's firmware "
+                "(logic); until then no power measurement can be placed in a replay",
+            )
+            return
         samples = samples[samples["t"] <= window_us]
         seen_rails = sorted({int(r) for r in samples["rail"]})
         per_rail = {r: samples["watts"][samples["rail"] == r] for r in seen_rails}

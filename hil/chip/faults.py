@@ -8,6 +8,7 @@ default.
   nothing on either).
 - ``missing_power_monitor``: the board has no power monitor (``get_power_monitor`` raises, as
   samna does for a board without one).
+- ``zero_timestamps``: old firmware stamps every power sample 0 (facts.md §8).
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
-class FaultModel:
+class BoardFaults:
+    """What is wrong with an emulated board (``[faults]``)."""
+
     dead_cores: tuple[int, ...] = ()
     missing_power_monitor: bool = False
+    zero_timestamps: bool = False
 
 
-def faults_from_table(table: object, n_cores: int, source: str) -> FaultModel:
-    """``[faults]`` as a FaultModel; a ValueError naming the first field that is wrong."""
+def faults_from_table(table: object, n_cores: int, source: str) -> BoardFaults:
+    """``[faults]`` as a BoardFaults; a ValueError naming the first field that is wrong."""
     if not isinstance(table, dict):
         raise ValueError(f"{source}: faults must be a table")
-    known = {f.name for f in fields(FaultModel)}
+    known = {f.name for f in fields(BoardFaults)}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ValueError(
@@ -41,13 +45,12 @@ def faults_from_table(table: object, n_cores: int, source: str) -> FaultModel:
     if bad:
         raise ValueError(f"{source}: faults.dead_cores: no core {bad[0]} (0..{n_cores - 1})")
     values["dead_cores"] = tuple(sorted(set(dead)))
-    missing = table.get("missing_power_monitor", False)
-    if not isinstance(missing, bool):
-        raise ValueError(
-            f"{source}: faults.missing_power_monitor must be true or false; got {missing!r}"
-        )
-    values["missing_power_monitor"] = missing
-    return FaultModel(**values)
+    for flag in ("missing_power_monitor", "zero_timestamps"):
+        value = table.get(flag, False)
+        if not isinstance(value, bool):
+            raise ValueError(f"{source}: faults.{flag} must be true or false; got {value!r}")
+        values[flag] = value
+    return BoardFaults(**values)
 
 
 def _is_int(value: object) -> bool:

@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from hil.chip.faults import FaultModel, faults_from_table
+from hil.chip.faults import BoardFaults, faults_from_table
 from hil.chip.profile_schema import profile_problem
 from hil.files import unreadable_file
 
@@ -80,6 +80,16 @@ class NoiseModel:
 
 
 @dataclass(frozen=True)
+class DevkitModel:
+    """How an emulated board (its FPGA, firmware and link) behaves besides its chip
+    (``[devkit]``). Only the emulator reads it, from ``HIL_SIM_PROFILE``: a real board's
+    write time is measured (the barrier after every configuration), never assumed."""
+
+    config_write_us: float = 1000.0  # fixed cost of one configuration write
+    config_write_us_per_word: float = 0.1  # per value the configuration writes
+
+
+@dataclass(frozen=True)
 class ChipProfile:
     name: str
     device_types: tuple[str, ...]
@@ -95,7 +105,8 @@ class ChipProfile:
     max_drain_us: float
     source: str
     noise: NoiseModel = NoiseModel()
-    faults: FaultModel = field(default_factory=FaultModel)  # an emulated board's faults
+    devkit: DevkitModel = DevkitModel()
+    faults: BoardFaults = field(default_factory=BoardFaults)  # ``hil.chip.faults``
     power: PowerModel | None = None
     calibration: Calibration | None = None
 
@@ -157,6 +168,7 @@ class PowerModel:
     synop_rail_share: tuple[float, ...]
     sample_noise_w: float
     measured: bool
+    offset_w: tuple[float, ...] = ()  # the monitor's constant error per rail (emulator only)
 
     @property
     def idle_total_w(self) -> float:
@@ -267,13 +279,16 @@ def _build(data: dict, source: str) -> ChipProfile:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{source}: incomplete or malformed profile ({exc!r})") from None
-    profile = replace(profile, noise=_noise(data.get("noise", {}), n_cores, source))
     try:
-        profile = replace(
-            profile, faults=faults_from_table(data.get("faults", {}), n_cores, source)
-        )
+        faults = faults_from_table(data.get("faults", {}), n_cores, source)
     except ValueError as exc:
         raise ProfileError(str(exc)) from None
+    profile = replace(
+        profile,
+        noise=_noise(data.get("noise", {}), n_cores, source),
+        devkit=_flat_table(DevkitModel, "devkit", data.get("devkit", {}), source),
+        faults=faults,
+    )
     if profile.power is not None:
         _check_power(profile.power, n_cores, source)
     return profile
@@ -321,6 +336,27 @@ def _noise(table: object, n_cores: int, source: str) -> NoiseModel:
     return NoiseModel(**values)
 
 
+def _flat_table(model: type, section: str, table: object, source: str):
+    """A table of numbers and flags as ``model`` (a dataclass whose defaults give each field's
+    type); ProfileError naming the first field that is unknown, of the wrong type or negative."""
+    if not isinstance(table, dict):
+        raise ProfileError(f"{source}: {section} must be a table")
+    defaults = {f.name: f.default for f in fields(model)}
+    values = {}
+    for name, value in table.items():
+        where = f"{source}: {section}.{name}"
+        if name not in defaults:
+            known = ", ".join(defaults)
+            raise ProfileError(f"{where} is not a {section} field (known: {known})")
+        if isinstance(defaults[name], bool):
+            if not isinstance(value, bool):
+                raise ProfileError(f"{where} must be true or false; got {value!r}")
+        elif not _is_number(value) or value < 0:
+            raise ProfileError(f"{where} must be a number ≥ 0; got {value!r}")
+        values[name] = value if isinstance(value, bool) else float(value)
+    return model(**values)
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -336,6 +372,7 @@ POWER_KEYS = (
     "synop_rail_share",
     "sample_noise_w",
     "measured",
+    "offset_w",
 )
 #: What ``speck-hil calibrate`` writes into [calibration]; only the first few are read back.
 CALIBRATION_KEYS = (
@@ -367,6 +404,7 @@ def _power(section: dict | None, n_cores: int) -> PowerModel | None:
         synop_rail_share=tuple(float(v) for v in section["synop_rail_share"]),
         sample_noise_w=float(section.get("sample_noise_w", 0.0)),
         measured=bool(section.get("measured", False)),
+        offset_w=tuple(float(v) for v in section.get("offset_w", ())),
     )
 
 
@@ -388,6 +426,10 @@ def _check_power(power: PowerModel, n_cores: int, source: str) -> None:
             f"{source}: power.synop_rail_share must add up to 1 "
             f"(got {sum(power.synop_rail_share):g})"
         )
+    if power.offset_w and len(power.offset_w) != rails:
+        raise ProfileError(f"{source}: power.offset_w must list {rails} rails")
+    if not all(math.isfinite(v) for v in power.offset_w):
+        raise ProfileError(f"{source}: power.offset_w must be finite: {list(power.offset_w)}")
     if not power.sample_noise_w >= 0:
         raise ProfileError(f"{source}: power.sample_noise_w must not be negative")
 

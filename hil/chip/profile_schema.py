@@ -22,10 +22,9 @@ MIN_SYNOPS_PER_S = 1e4
 #: The most cores a profile may describe (Speck has 9); bounds the per-core tables.
 MAX_CORES = 64
 
-#: Sections read elsewhere (the emulator's noise model and faults, the power model, calibration
-#: notes):
+#: Sections read elsewhere (the emulator's noise model, the power model, calibration notes):
 #: their owners check their keys.
-OWN_CHECK_SECTIONS = ("noise", "power", "calibration", "faults")
+OWN_CHECK_SECTIONS = ("noise", "devkit", "faults", "power", "calibration")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def _devices(args: argparse.Namespace) -> int:
     width = max(len(d.spec) for d in listed) + 2
     print(f"{'DEVICE':<{width}}{'KIND':<10}DESCRIPTION")
     for device in listed:
-        print(f"{device.spec:<{width}}{device.kind:<10}{device.description}")
+        print(f"{device.spec or '-':<{width}}{device.kind:<10}{device.description}")
     for chip in sorted({chip for _, chip in DEVICE_TYPES.values()}):
         print(f"profile {chip}: {load_profile(chip, override=args.profile).budgets_note}")
     return 0

@@ -56,6 +56,7 @@ def health_store(args: argparse.Namespace):
 
 def run_doctor_command(args: argparse.Namespace) -> int:
     from hil import backends
+    from hil.backends.samna_backend import SamnaDevice, board_id
     from hil.calibration.board_facts import write_facts
     from hil.calibration.doctor import CHECKS, run_doctor
     from hil.lab.health import BAD, GOOD, board_of, run_name
@@ -74,7 +75,9 @@ def run_doctor_command(args: argparse.Namespace) -> int:
     device = None
     try:
         device = backends.open_device(spec, profile=args.profile)
-        board = board_of(device.info)
+        if not isinstance(device, SamnaDevice):
+            raise ValueError(f"--device {spec}: doctor tests a devkit through samna")
+        board = board_of(device.info, board_id(device.board().device_info))
         print(f"doctor: {device.info}", file=sys.stderr)
         try:
             report = run_doctor(device, quick=args.quick, on_check=_progress(CHECKS))
@@ -92,10 +95,10 @@ def run_doctor_command(args: argparse.Namespace) -> int:
         _print_table(report)
     if report.passed:
         if store.mark(board, GOOD, "doctor passed", "doctor", run):
-            print(f"board {board.serial}: returned to service (doctor passed)", file=sys.stderr)
+            print(f"board {board.board_id}: returned to service (doctor passed)", file=sys.stderr)
     else:
         store.mark(board, BAD, report.first_failure(), "doctor", run)
-        print(f"board {board.serial}: marked bad ({report.first_failure()})", file=sys.stderr)
+        print(f"board {board.board_id}: marked bad ({report.first_failure()})", file=sys.stderr)
     write_facts(store.facts_path(board), report)  # what sessions on this board rest on
     if args.out is not None:
         write_facts(args.out, report)

@@ -17,7 +17,16 @@ Emulator choices a lab can check against a chip:
     ``calculate_neuron_address``: feature in the low bits, then x, then y. A read is answered
     after every event written before it, with a ``NeuronValue`` stamped with the chip time.
   - ``reset_board_soft`` restores the default (empty) configuration; applying a
-    configuration zeroes neuron states (to ``neurons_initial_value``) and empties queues.
+    configuration sets neuron states to its ``neurons_initial_value`` (which sinabs copies
+    from the network's state at ``make_config``, so they need not be zero) and empties queues.
+  - ``apply_configuration`` returns at once; the configuration takes effect once written
+    (``config_write``), events written meanwhile meet the old one (none: they vanish), and a
+    read is answered only after the write. Kindness kept: a read written during the write
+    holds the host's ``write`` until the write is done (samna's returns at once and the
+    reply comes later) - the host sees the reply at the same time, without a thread.
+  - With ``readout.enable``, a ``ReadoutValue`` every slow-clock cycle; with the DVS layer's
+    ``pass_sensor_events``, every sensor event as a ``DvsEvent``: the sink carries more than
+    spikes and replies, as a real board's does.
 
 What the board pretends its chip is (budgets, latency, noise) is its own truth, read from
 ``HIL_SIM_PROFILE`` when it is opened (see ``truth``), never the harness's ``--profile``.
@@ -35,11 +44,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from itertools import starmap
 from typing import Any
 
 import numpy as np
 
 from hil.chip.profile import ChipProfile
+from hil.emulator.config_write import PendingWrite, write_time_s
 from hil.emulator.program import DVS_LAYER
 from hil.emulator.samna import events as samna_events
 from hil.emulator.samna.nodes import Batch, EventNode, spike_array
@@ -110,6 +121,9 @@ class ChipModel:
         self._config_type = config_type
         self._configuration = config_type()
         self._speck: Speck | None = None
+        self._pending: PendingWrite | None = None
+        self._readout = False
+        self._next_readout_us = 0.0
         self._offset_us = 0.0
         self._slow_clk_hz: float | None = None
         self._running_clocks: set[str] = set()
@@ -118,14 +132,38 @@ class ChipModel:
         self._output = EventNode()
 
     def apply_configuration(self, configuration: Any) -> None:
-        """Validate and load a configuration; raises ValueError naming what the chip refuses."""
+        """Validate a configuration (ValueError naming what the chip refuses) and start
+        writing it: it takes effect once written (``config_write``), as on a real board."""
         self._devkit.check_connected()
         speck = Speck(configuration, self._devkit.profile, seed=self._devkit.next_noise_seed())
+        self._configuration = copy.deepcopy(configuration)
+        readout = bool(configuration.readout.enable) if hasattr(configuration, "readout") else False
+        seconds = write_time_s(speck.program, self._devkit.profile.devkit)
+        self._pending = PendingWrite.started(speck, readout, seconds)
+        self._settle()
+
+    def _settle(self, wait: bool = False) -> None:
+        """The configuration being written takes effect once it is written (``wait``: wait
+        for that, as a read's reply does)."""
+        pending = self._pending
+        if pending is None:
+            return
+        if wait:
+            pending.wait()
+        elif not pending.written:
+            return
+        self._pending = None
+        speck = pending.chip
         if self._slow_clk_hz is not None:
             speck.set_slow_clk_rate(self._slow_clk_hz)
-        self._speck, self._offset_us = speck, 0.0
-        self._wall.restart(0.0)
-        self._configuration = copy.deepcopy(configuration)
+        self._speck, self._offset_us, self._readout = speck, 0.0, pending.readout
+        self._next_readout_us = 1e6 / speck.slow_clk_hz
+        self._wall.restart(0.0, since=pending.done_at)  # its time starts once it is written
+
+    def wait_written(self) -> None:
+        """Emulator only: wait until the configuration being written is in effect (what a
+        host does with a read and its reply), for tests that drive the board directly."""
+        self._settle(wait=True)
 
     def get_configuration(self) -> Any:
         return copy.deepcopy(self._configuration)
@@ -142,6 +180,7 @@ class ChipModel:
         """Stop-watch time zero is the chip's time now. Idle wall time before the reset is
         not counted: a replay starts where the chip's events left it, whatever the host did
         in between, so replays stay deterministic."""
+        self._settle()
         if self._speck is not None:
             self._offset_us = self._speck.now_us
             self._wall.restart(self._speck.now_us)
@@ -166,7 +205,7 @@ class ChipModel:
 
     def reset_default(self) -> None:
         self._configuration = self._config_type()
-        self._speck = None
+        self._speck, self._pending = None, None
         self._offset_us = 0.0
         self._wall.restart(0.0)
 
@@ -178,10 +217,14 @@ class ChipModel:
             if now_us > self._speck.now_us:
                 idle = _spike_array([])
                 self._devkit.power_monitor.run(self._speck, idle, self._offset_us, until=now_us)
+                self._emit_readouts()
 
     def process(self, events: Batch) -> None:
         """Run host events through the chip in order, forwarding what comes out. A spike
-        array (the emulated buffers' extension) goes through as one batch."""
+        array (the emulated buffers' extension) goes through as one batch. Spikes meet the
+        configuration in effect; a neuron read or write waits until the one being written
+        is in."""
+        self._settle()
         if isinstance(events, np.ndarray):
             self._emit(self._run(events))
             return
@@ -212,9 +255,9 @@ class ChipModel:
     def _run(self, spikes: np.ndarray) -> np.ndarray:
         """Release ``spikes`` at their times on the stop watch (at once, if already past);
         the host's array is left as it was."""
-        if not len(spikes):
-            return spikes
-        speck = self._loaded()
+        if not len(spikes) or self._speck is None:  # no configuration: nothing takes them
+            return spikes[:0]
+        speck = self._speck
         t, offset, now = spikes["t"], round(self._offset_us), int(np.ceil(speck.now_us))
         on_time = offset == 0 and t[0] >= now and bool(np.all(t[1:] >= t[:-1]))
         if not on_time:  # the common case (a replay from a reset stop watch) copies nothing
@@ -224,7 +267,40 @@ class ChipModel:
                 spikes = spikes.copy()
                 spikes["t"] = release
         spikes = self._devkit.drop(spikes)
-        return self._devkit.power_monitor.run(speck, spikes, self._offset_us)
+        if speck.program.dvs.pass_sensor_events:
+            self._pass_sensor_events(spikes)
+        outputs = self._devkit.power_monitor.run(speck, spikes, self._offset_us)
+        self._emit_readouts()
+        return outputs
+
+    def _pass_sensor_events(self, spikes: np.ndarray) -> None:
+        """With ``pass_sensor_events``, sensor events reach the host's sink too, as
+        ``DvsEvent`` s stamped when they entered the chip."""
+        sensor = spikes[spikes["layer"] == DVS_LAYER]
+        if len(sensor):
+            offset = round(self._offset_us)
+            rows = zip(
+                sensor["x"].tolist(),
+                sensor["y"].tolist(),
+                (sensor["feature"] > 0).tolist(),
+                (sensor["t"] - offset).tolist(),
+                strict=True,
+            )
+            self._output.receive(list(starmap(samna_events.DvsEvent.of, rows)))
+
+    def _emit_readouts(self) -> None:
+        """With the readout layer enabled, one ``ReadoutValue`` per slow-clock cycle the chip
+        time has passed. Its classification is not modelled (value 0): what a host meets is
+        that the sink is never quiet while it runs."""
+        speck = self._speck
+        if not self._readout or speck is None or speck.now_us < self._next_readout_us:
+            return
+        period = 1e6 / speck.slow_clk_hz
+        cycles = int((speck.now_us - self._next_readout_us) // period) + 1
+        stamps = self._next_readout_us + period * np.arange(cycles) - self._offset_us
+        self._next_readout_us += period * cycles
+        value = samna_events.ReadoutValue.of
+        self._output.receive([value(0, stamp) for stamp in np.rint(stamps).astype(int).tolist()])
 
     def _emit(self, outputs: np.ndarray) -> None:
         """Forward the chip's outputs (a fresh array) with stop-watch times."""
@@ -235,6 +311,7 @@ class ChipModel:
         self._output.receive(outputs)
 
     def _neuron_access(self, event: Any) -> samna_events.NeuronValue | None:
+        self._settle(wait=True)
         speck = self._loaded()
         self._catch_up()
         states = speck.neuron_states(event.layer)
@@ -242,11 +319,8 @@ class ChipModel:
         if isinstance(event, samna_events.WriteNeuronValue):
             speck.write_neuron_state(event.layer, neuron, event.neuron_state)
             return None
-        return samna_events.NeuronValue(
-            layer=event.layer,
-            address=event.address,
-            neuron_state=int(states[neuron]),
-            timestamp=round(speck.now_us - self._offset_us),
+        return samna_events.NeuronValue.of(
+            event.layer, event.address, int(states[neuron]), round(speck.now_us - self._offset_us)
         )
 
     def _loaded(self) -> Speck:

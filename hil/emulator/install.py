@@ -42,12 +42,18 @@ def install_as_samna() -> bool:
         return True
     if present is not None or detect_samna().kind == "real":
         return False
+    for name, module in samna_modules().items():
+        sys.modules.setdefault(name, module)
+    return True
+
+
+def samna_modules() -> dict[str, ModuleType]:
+    """The emulated samna's modules by the names samna's have (``samna``, ``samna.device``,
+    ..., ``samnagui``): what ``sys.modules`` must hold for ``import samna...`` to find them."""
     modules: dict[str, ModuleType] = {"samna": emulated_samna, "samnagui": gui}
     for name in SAMNA_SUBMODULES:
         module: ModuleType = emulated_samna
         for part in name.split("."):
             module = getattr(module, part)
         modules[f"samna.{name}"] = module
-    for name, module in modules.items():
-        sys.modules.setdefault(name, module)
-    return True
+    return modules

@@ -135,6 +135,11 @@ class Speck:
         self.reset()
 
     @property
+    def slow_clk_hz(self) -> float:
+        """The slow clock's rate (leak ticks, the readout's cycle)."""
+        return self._slow_clk_hz
+
+    @property
     def now_us(self) -> float:
         """Chip time: the latest input release time (or ``until``) seen since ``reset()``."""
         return self._now_us

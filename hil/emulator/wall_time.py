@@ -31,10 +31,12 @@ class WallTime:
     def stop(self) -> None:
         self._anchor = None
 
-    def restart(self, chip_us: float) -> None:
-        """Count wall time again from ``chip_us``, now (if it passes at all)."""
+    def restart(self, chip_us: float, since: float | None = None) -> None:
+        """Count wall time again from ``chip_us``, now or ``since`` (a ``monotonic`` time in
+        the past), if it passes at all."""
         if self._anchor is not None:
-            self._anchor = (chip_us, monotonic())
+            now = monotonic()
+            self._anchor = (chip_us, now if since is None else min(since, now))
 
     def chip_us(self, events_us: float) -> float:
         """Chip time now: ``events_us`` (the time the chip's events reached), or later by the

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hil.backends.base import DeviceInfo
-from hil.backends.spec import DeviceSpec, parse_device_spec
+from hil.backends.spec import DeviceSpec, board_spec
 from hil.files import write_atomic
 
 SUFFIX = ".health.json"
@@ -59,10 +59,10 @@ class BoardHealth:
         )
 
 
-def board_of(info: DeviceInfo) -> DeviceSpec:
-    """The spec naming an opened board by serial, as pools and locks name it."""
-    prefix = "sim:" if info.kind == "emulated" else ""
-    return parse_device_spec(f"{prefix}{info.device_type}@{info.serial}")
+def board_of(info: DeviceInfo, board_id: str) -> DeviceSpec:
+    """The spec naming an opened board by its id (a serial, or ``usb:BUS:ADDRESS``), as
+    pools and locks name it."""
+    return board_spec(info.kind, info.device_type, board_id)
 
 
 def run_name(what: str) -> str:
@@ -77,7 +77,9 @@ class HealthStore:
         self.folder = Path(folder)
 
     def path(self, board: DeviceSpec) -> Path:
-        return self.folder / f"{board.kind}-{board.device_type}-{board.serial}{SUFFIX}"
+        """Named like the board's lock (``hil.lab.pool.BoardPool.lock_path``)."""
+        name = (board.board_id or "").replace(":", "-")
+        return self.folder / f"{board.kind}-{board.device_type}-{name}{SUFFIX}"
 
     def facts_path(self, board: DeviceSpec) -> Path:
         """Where ``speck-hil doctor`` keeps the board's facts (``hil.calibration.board_facts``)."""
@@ -87,8 +89,9 @@ class HealthStore:
         return _load(self.path(board))
 
     def bad(self, boards: list[DeviceSpec]) -> dict[str, BoardHealth]:
-        """Serial -> health for each of ``boards`` that is marked bad."""
-        found = {board.serial or "": self.get(board) for board in boards}
+        """Board id (its serial, or ``usb:BUS:ADDRESS``) -> health for each of ``boards``
+        that is marked bad."""
+        found = {board.board_id or "": self.get(board) for board in boards}
         return {serial: health for serial, health in found.items() if health and health.bad}
 
     def mark(self, board: DeviceSpec, health: str, reason: str, check: str, run: str) -> bool:

@@ -32,7 +32,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from hil.backends import DeviceError, detect_samna, list_devices, parse_device_spec
-from hil.backends.spec import DeviceSpec
+from hil.backends.spec import DeviceSpec, board_spec
 
 LOCK_DIR_ENV = "HIL_LOCK_DIR"
 #: How often a waiting session tries the locks again.
@@ -50,11 +50,15 @@ def default_lock_dir() -> Path:
 
 
 def pool_members(spec: DeviceSpec) -> list[DeviceSpec]:
-    """One spec per attached board the pool names (``TYPE@SERIAL``), in listing order."""
+    """One spec per attached board the pool names (``TYPE@SERIAL``, or ``TYPE@usb:BUS:ADDRESS``
+    for a board without a serial), in listing order; devices that are not Speck boards are
+    skipped."""
     boards = []
     for listed in list_devices():
+        if not listed.spec:
+            continue
         board = parse_device_spec(listed.spec)
-        if board.serial and (board.kind, board.device_type) == (spec.kind, spec.device_type):
+        if board.board_id and (board.kind, board.device_type) == (spec.kind, spec.device_type):
             boards.append(board)
     return boards
 
@@ -67,9 +71,9 @@ def named_board(spec: DeviceSpec) -> DeviceSpec | None:
     a real one: that is how tests model a lab."""
     if spec.pool or spec.kind not in ("real", "emulated"):
         return None
-    if spec.kind == "emulated" and spec.index is None and spec.serial is None:
+    if spec.kind == "emulated" and spec.index is None and spec.board_id is None:
         return None
-    if spec.serial is not None:
+    if spec.board_id is not None:
         return spec
     if spec.kind == "emulated":
         import hil.emulator.samna as samna
@@ -77,14 +81,13 @@ def named_board(spec: DeviceSpec) -> DeviceSpec | None:
         import samna
     else:
         return None
-    from hil.backends.samna_backend import select_device_info  # as open_device picks
+    from hil.backends.samna_backend import board_id, select_device_info  # as open_device picks
 
     try:
         info = select_device_info(samna, spec)
     except DeviceError:
         return None
-    prefix = "sim:" if spec.kind == "emulated" else ""
-    return parse_device_spec(f"{prefix}{spec.device_type}@{info.serial_number}")
+    return board_spec(spec.kind, spec.device_type, board_id(info))
 
 
 @dataclass
@@ -100,7 +103,8 @@ class Lease:
 
     @property
     def serial(self) -> str:
-        return self.board.serial or ""
+        """The board's id: its serial, or ``usb:BUS:ADDRESS`` for a board without one."""
+        return self.board.board_id or ""
 
     def release(self) -> None:
         if not self.released:
@@ -117,7 +121,8 @@ class Pool:
 
     @property
     def serials(self) -> list[str]:
-        return [board.serial or "" for board in self.boards]
+        """The boards' ids (a serial, or ``usb:BUS:ADDRESS``)."""
+        return [board.board_id or "" for board in self.boards]
 
     def try_lease(self, exclude: Iterable[str] = ()) -> Lease | None:
         """A free board now, or None; boards whose serial is in ``exclude`` are never taken."""
@@ -142,7 +147,7 @@ class Pool:
         who holds the boards before the wait starts. Raises ``NoBoardFree`` naming them, or
         with the reason ``give_up`` returns while we wait (waiting is pointless)."""
         exclude = set(exclude)
-        if not [b for b in self.boards if b.serial not in exclude]:
+        if not [b for b in self.boards if b.board_id not in exclude]:
             raise NoBoardFree(self._nothing_to_lease(exclude))
         lease = self.try_lease(exclude)
         if lease is not None:
@@ -179,14 +184,16 @@ class BoardPool(Pool):
 
     def lock_path(self, board: DeviceSpec) -> Path:
         """The board's lock; its kind is in the name, so an emulated board never blocks a
-        real one that happens to have the same serial."""
-        return self.lock_dir / f"{board.kind}-{board.device_type}-{board.serial}.lock"
+        real one that happens to have the same serial. A board without a serial is locked by
+        its USB bus and address (``usb-1-4``), so two such boards never share a lock."""
+        name = (board.board_id or "").replace(":", "-")
+        return self.lock_dir / f"{board.kind}-{board.device_type}-{name}.lock"
 
     def try_lease(self, exclude: Iterable[str] = ()) -> Lease | None:
         self._make_lock_dir()
         skip = set(exclude)
         for board in self.boards:
-            if board.serial in skip:
+            if board.board_id in skip:
                 continue
             path = self.lock_path(board)
             lock = FileLock(path, mode=0o666, thread_local=False)
@@ -201,13 +208,13 @@ class BoardPool(Pool):
 
     def busy(self, exclude: Iterable[str] = ()) -> str:
         exclude = set(exclude)
-        held = [f"{board.serial} {self._holder(board, exclude)}" for board in self.boards]
+        held = [f"{board.board_id} {self._holder(board, exclude)}" for board in self.boards]
         if len(held) == 1:
             return f"board {held[0]} ({self.name})"
         return f"every board of {self.name} is taken ({'; '.join(held)})"
 
     def _holder(self, board: DeviceSpec, exclude: set[str]) -> str:
-        if board.serial in exclude:
+        if board.board_id in exclude:
             return "quarantined"
         try:
             return "leased by " + self.lock_path(board).with_suffix(".owner").read_text().strip()

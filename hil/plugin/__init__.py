@@ -17,7 +17,7 @@ from hil import chatter
 from hil.backends import Device, open_device
 from hil.backends.samna_guard import guard_samna_import
 from hil.plugin.fixtures import device_profile, measure, recording, recordings_dir, speck
-from hil.plugin.options import add_options, history_target, option
+from hil.plugin.options import add_options, history_target, option, quiet_ms
 
 # Before any conftest or test module imports sinabs (which imports samna): never PyPI's
 # placeholder, which runs pip when imported.
@@ -48,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_hil_open_device(config: pytest.Config, spec: str, profile: Path | None) -> Device:
-    return open_device(spec, profile)
+    return open_device(spec, profile, quiet_ms=quiet_ms(config))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -142,6 +142,14 @@ OPTIONS = {
         False,
         "run every device test once on every board of the pool --device names",
     ),
+    "quiet_ms": Option(
+        "--quiet-ms",
+        "hil_quiet_ms",
+        "HIL_QUIET_MS",
+        "100",
+        "on a real devkit, how long (ms) no monitored spike may arrive after the barrier's "
+        "reply for a replay to count as quiet (default: 100, sinabs' poll)",
+    ),
     "lock_dir": Option(
         "--lock-dir",
         "hil_lock_dir",
@@ -236,6 +244,15 @@ def path_option(config: pytest.Config, dest: str) -> Path | None:
     else:
         base = config.rootpath
     return base / value
+
+
+def quiet_ms(config: pytest.Config) -> int:
+    """``--quiet-ms`` as a positive whole number of ms; a usage error otherwise."""
+    text = str(option(config, "quiet_ms"))
+    if not text.isdigit() or int(text) <= 0:
+        where = option_origin(config, "quiet_ms")
+        raise pytest.UsageError(f"{where} {text!r}: expected milliseconds, a whole number > 0")
+    return int(text)
 
 
 def history_target(config: pytest.Config) -> str | None:

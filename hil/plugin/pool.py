@@ -229,7 +229,7 @@ class PoolPlugin:
         self._check_health()
 
     def _one_board(self, serial: str) -> BoardPool:
-        board = next(b for b in self.pool.boards if b.serial == serial)
+        board = next(b for b in self.pool.boards if b.board_id == serial)
         return BoardPool(str(self.spec), [board], self.lock_dir)
 
     def _opener(self, board: DeviceSpec):
@@ -239,7 +239,7 @@ class PoolPlugin:
             device = opener()
             note = use_facts(device, facts) if facts is not None else None
             if note and not any(note in line for line in self.notes):
-                self.notes.append(f"speck-hil pool: board {board.serial}: {note}")
+                self.notes.append(f"speck-hil pool: board {board.board_id}: {note}")
             return device
 
         return open_board
@@ -264,7 +264,9 @@ class PoolPlugin:
         devices = self.hil.devices
         devices.close()
         if devices.info is not None:
-            self.notes.append(f"speck-hil board: {devices.info} (serial {devices.info.serial})")
+            self.notes.append(
+                f"speck-hil board: {devices.info} (serial {devices.info.serial or 'none'})"
+            )
         self.notes += devices.notes
 
     def _skip_bad_boards(self, pool: Pool) -> None:
@@ -280,7 +282,7 @@ class PoolPlugin:
             if serial not in self.marked_bad:
                 self.marked_bad[serial] = health.reason
                 self._say(f"skipped: {health.skip_reason()}")
-        if all(b.serial in self.quarantined or b.serial in bad for b in pool.boards) and bad:
+        if bad and all(b.board_id in self.quarantined or b.board_id in bad for b in pool.boards):
             raise NoBoardFree("; ".join(health.skip_reason() for health in bad.values()))
 
     def _check_health(self) -> None:

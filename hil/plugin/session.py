@@ -17,7 +17,7 @@ from hil.chip.profile import ProfileError, load_profile
 from hil.history.provenance import profile_provenance, session_provenance
 from hil.lab.device_session import DeviceRefused, DeviceSession
 from hil.plugin.artifacts import folder_for, save_run
-from hil.plugin.options import lookup, option, path_option
+from hil.plugin.options import lookup, option, path_option, quiet_ms
 from hil.plugin.preflight import check_session_inputs
 from hil.plugin.record import RunRecord
 from hil.plugin.state import ItemState, state_of
@@ -42,6 +42,7 @@ class HilSession:
             self.profile = load_profile(self.spec.profile_name, override=self.profile_path)
         except (DeviceSpecError, ProfileError) as exc:
             raise pytest.UsageError(str(exc)) from None
+        quiet_ms(config)  # refused before any work
         self.scope = option(config, "device_scope")
         self.require = option(config, "require_device")
         self.artifacts_dir = path_option(config, "hil_artifacts")
@@ -165,7 +166,8 @@ class HilSession:
         if info is not None:
             return [
                 f"speck-hil device: {info} — kind {info.kind}, type {info.device_type}, "
-                f"serial {info.serial}, samna {info.samna_version}, profile {info.profile}"
+                f"serial {info.serial or 'none'}, samna {info.samna_version}, "
+                f"profile {info.profile}"
             ]
         reason = self.devices.unavailable or self.devices.open_failure
         if reason is None:

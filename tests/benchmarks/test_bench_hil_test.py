@@ -29,7 +29,7 @@ MAX_RATIO = 1.5
 
 @pytest.fixture(scope="module")
 def device():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     with open_device("sim") as device:
         yield device
 

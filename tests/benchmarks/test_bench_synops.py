@@ -35,7 +35,7 @@ def three_layer_net() -> nn.Sequential:
 def big_run(bench_size) -> Run:
     """A deployed network's run whose 10 M outputs are drawn uniformly, not replayed."""
     n = bench_size(10_000_000, 500_000)
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     with open_device("sim") as device:
         deployment = device.deploy(three_layer_net(), (2, 128, 128), monitor="all")
     inputs = deployment.mapping.input_spikes(synthetic.poisson(1_000_000, 1.0, seed=0))

@@ -30,7 +30,7 @@ def made_with(reset_fn) -> nn.Sequential:
 
 @pytest.fixture
 def sim():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     with open_device("sim") as device:
         yield device
 

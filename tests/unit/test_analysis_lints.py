@@ -35,10 +35,10 @@ def net(channels: int = 8, first_weight: float = 0.5, reset_fn=None) -> nn.Seque
 
 @pytest.fixture(scope="module")
 def sim():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     with open_device("sim") as device:
         yield device
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 def rules(report) -> set[tuple[str, str, int | None]]:

@@ -15,7 +15,7 @@ from hil.recordings import synthetic
 
 
 def test_a_picture_per_replay(tmp_path):
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Conv2d(2, 8, 3, stride=2, padding=1, bias=False),

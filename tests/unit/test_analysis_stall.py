@@ -33,7 +33,7 @@ def one_layer_net() -> nn.Sequential:
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 def replay(stimulus, budget=None, tmp_path=None):

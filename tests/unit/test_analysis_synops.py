@@ -46,10 +46,10 @@ def peak_inside(core: CoreSynops, start_us: int, end_us: int) -> bool:
 
 @pytest.fixture(scope="module")
 def sim():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     with open_device("sim") as device:
         yield device
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture(scope="module")

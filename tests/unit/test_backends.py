@@ -34,9 +34,9 @@ def two_layer_net(seed: int = 0) -> nn.Sequential:
 
 @pytest.fixture(autouse=True)
 def fresh_emulated_devkits():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     yield
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture
@@ -233,7 +233,9 @@ def test_sim_specs_open_the_emulated_board(spec):
 
 
 def test_several_emulated_boards_by_index_and_serial():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule", "speck2edevkit", "speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(
+        ["speck2fmodule@SIM0000", "speck2edevkit@SIM0001", "speck2fmodule@SIM0002"]
+    )
     with open_device("sim:speck2fmodule:1") as second, open_device("sim:speck2edevkit") as other:
         assert second.info.serial == "SIM0002"
         assert other.info.serial == "SIM0001"

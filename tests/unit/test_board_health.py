@@ -27,7 +27,7 @@ def lab(monkeypatch, tmp_path):
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark")
     for name in ("HIL_DEVICE", "HIL_DEVICE_SCOPE", "HIL_REQUIRE_DEVICE", "HIL_BOARD_WAIT"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule")
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule@SIM0000,speck2fmodule@SIM0001")
     monkeypatch.setenv("HIL_LOCK_DIR", str(tmp_path / "locks"))
     monkeypatch.setattr(emulated_devices, "_attached", None)
     monkeypatch.setattr(emulated_devices, "_opened", {})
@@ -72,7 +72,7 @@ def test_doctor_exit_status_json_facts_and_health(lab, tmp_path, capsys, monkeyp
     truth = tmp_path / "truth.toml"
     truth.write_text("[faults]\ndead_cores = [3]\n")
     monkeypatch.setenv("HIL_SIM_PROFILE", str(truth))
-    emulated_devices.attach_emulated_devkits(["speck2fmodule", "speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000", "speck2fmodule@SIM0001"])
     assert main(["doctor", "--quick"]) == EXIT_FAILED
     out = capsys.readouterr()
     assert "cores 3       fail     core 3 never fired" in out.out
@@ -82,7 +82,7 @@ def test_doctor_exit_status_json_facts_and_health(lab, tmp_path, capsys, monkeyp
     assert "sim:speck2fmodule@SIM0000  bad" in listed and "core 3 never fired" in listed
 
     monkeypatch.delenv("HIL_SIM_PROFILE")
-    emulated_devices.attach_emulated_devkits(["speck2fmodule", "speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000", "speck2fmodule@SIM0001"])
     assert main(["doctor", "--quick", "--device", "sim:speck2fmodule@SIM0000"]) == 0
     assert "SIM0000: returned to service (doctor passed)" in capsys.readouterr().err
     assert lab.get(BOARD).health == GOOD
@@ -176,10 +176,10 @@ def pytest_hil_open_device(config, spec, profile):
     if device.info.serial == DEAD:
         from hil.emulator.truth import emulated_profile
         from dataclasses import replace
-        from hil.chip.faults import FaultModel
+        from hil.chip.faults import BoardFaults
 
         board = emulated_devices.emulated_devkit(device.info.serial)
-        board.use_profile(replace(emulated_profile("speck2f"), faults=FaultModel(dead_cores=(5,))))
+        board.use_profile(replace(emulated_profile("speck2f"), faults=BoardFaults(dead_cores=(5,))))
     return device
 """
 

@@ -34,7 +34,7 @@ ENERGY_J = (1.0e-11, 1.5e-11, 2.0e-11, 2.5e-11, 3.0e-11, 1.2e-11, 1.8e-11, 2.2e-
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 def truth(budgets=BUDGETS, latency_us=12.0, idle_w=IDLE_W, energy_j=ENERGY_J, noisy=True):

@@ -31,7 +31,7 @@ def small_net(weight_scale: float = 0.3, reset_fn=None) -> nn.Sequential:
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture

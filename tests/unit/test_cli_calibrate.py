@@ -25,13 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture(scope="module")
 def lab_profile(tmp_path_factory):
     """A calibration of cores 0 and 8 on the default emulated chip, through the CLI."""
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     path = tmp_path_factory.mktemp("lab") / "lab.toml"
     assert main(["calibrate", "--device", "sim", "--out", str(path), "--cores", "0,8"]) == 0
     return path

@@ -24,7 +24,7 @@ def not_a_net():
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def chip_results():
     """Each held-out recording on the emulated chip: (true class, exit-layer spike counts per
     class on the chip and in sinabs, class agreement)."""
     assert not set(HELD_OUT_SEEDS) & (set(TRAIN_SEEDS) | set(TEST_SEEDS))
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     results = []
     with open_device("sim") as device:
         deployment = device.deploy(direction_net(), INPUT_SHAPE, monitor="all")

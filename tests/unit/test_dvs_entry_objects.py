@@ -59,10 +59,11 @@ def test_objects_enter_as_samna_takes_them(build, entry_kind, written):
     with open_device("sim") as device:
         deployment = device.deploy(build(), (2, 16, 16), monitor="all")
         assert (deployment.mapping.entry_core == DVS_LAYER) == (entry_kind == "DvsEvent")
+        device.arrays = True  # the emulated devkit's fast path
         by_arrays = deployment.replay(stimulus)
         assert {type(event).__name__ for event in written} == {"ReadNeuronValue"}  # arrays
         written.clear()
-        device.arrays = False  # as a real devkit is driven
+        device.arrays = False  # as a real devkit is driven (the default)
         by_objects = deployment.replay(stimulus)
     inputs = [event for event in written if type(event).__name__ != "ReadNeuronValue"]
     assert len(inputs) == len(stimulus)

@@ -6,6 +6,7 @@ import sinabs
 import sinabs.layers as sl
 import torch
 from fake_wall import fake_wall_clock  # noqa: F401 (the wall fixture)
+from field_events import built
 from torch import nn
 
 import hil.emulator.samna as samna
@@ -16,9 +17,9 @@ from hil.emulator.samna import device as emulated_devices
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     yield
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 def identity_config():
@@ -39,6 +40,13 @@ def identity_config():
     return config
 
 
+def applied(board, config):
+    """Apply ``config`` and wait until the board has written it (``apply_configuration``
+    returns before, as samna's does)."""
+    board.get_model().apply_configuration(config)
+    board.get_model().wait_written()
+
+
 def connect(board):
     source = samna.BasicSourceNode_speck2f_event_input_event()
     sink = samna.BasicSinkNode_speck2f_event_output_event()
@@ -52,7 +60,7 @@ def connect(board):
 
 
 def spike(x, y, t, layer=0, feature=0):
-    return samna.speck2f.event.Spike(layer=layer, x=x, y=y, feature=feature, timestamp=t)
+    return built(samna.speck2f.event.Spike, layer=layer, x=x, y=y, feature=feature, timestamp=t)
 
 
 def test_listing_and_opening():
@@ -68,17 +76,43 @@ def test_listing_and_opening():
 
 
 def test_boards_from_the_environment(monkeypatch):
-    monkeypatch.setenv(emulated_devices.SIM_DEVKITS_ENV, "speck2edevkit, speck2fmodule")
+    monkeypatch.setenv(emulated_devices.SIM_DEVKITS_ENV, "speck2edevkit, speck2fmodule@LAB7")
     monkeypatch.setattr(emulated_devices, "_attached", None)
-    names = [d.device_type_name for d in samna.device.get_all_devices()]
-    assert names == ["Speck2eDevKit", "Speck2fModuleDevKit"]
-    with pytest.raises(ValueError, match="unknown devkit type 'speck3'"):
+    listed = samna.device.get_all_devices()
+    assert [d.device_type_name for d in listed] == ["Speck2eDevKit", "Speck2fModuleDevKit"]
+    with pytest.raises(ValueError, match="unknown device 'speck3'"):
         emulated_devices.attach_emulated_devkits(["speck3"])
+
+
+def test_a_bare_type_is_a_board_without_a_serial_and_other_samna_devices_are_listed(monkeypatch):
+    """As sinabs' docs list a Speck2fDevKit (``serial_number=``, logic version 0), and as samna
+    lists every device on a host; the camera cannot be opened as a board."""
+    monkeypatch.setenv(
+        emulated_devices.SIM_DEVKITS_ENV, "speck2fdevkit,speck2fdevkit,speck2fmodule@LAB7,dvxplorer"
+    )
+    monkeypatch.setattr(emulated_devices, "_attached", None)
+    listed = samna.device.get_all_devices()
+    assert [(d.device_type_name, d.serial_number, d.logic_version) for d in listed] == [
+        ("Speck2fDevKit", "", 0),
+        ("Speck2fDevKit", "", 0),
+        ("Speck2fModuleDevKit", "LAB7", 0),
+        ("DVXplorer", "", 0),
+    ]
+    assert len({(d.usb_bus_number, d.usb_device_address) for d in listed}) == 4
+    first, second = (samna.device.open_device(info) for info in listed[:2])
+    assert first is not second
+    assert samna.device.open_device("Speck2fDevKit:1") is second
+    with pytest.raises(RuntimeError, match="not a Speck board"):
+        samna.device.open_device(listed[3])
+    for bad in ("speck2fdevkit@", "dvxplorer@X", "camera"):
+        monkeypatch.setenv(emulated_devices.SIM_DEVKITS_ENV, bad)
+        with pytest.raises(ValueError, match="HIL_SIM_DEVKITS"):
+            emulated_devices.configured_devkits()
 
 
 def test_events_flow_only_through_running_graphs():
     board = samna.device.open_device("Speck2fModuleDevKit:0")
-    board.get_model().apply_configuration(identity_config())
+    applied(board, identity_config())
     source, sink, graphs = connect(board)
     source.write([spike(1, 2, 10), spike(3, 0, 20)])
     out = sink.get_events()
@@ -94,7 +128,7 @@ def test_stop_watch_reset_restarts_timestamps_but_keeps_states():
     board = samna.device.open_device("Speck2fModuleDevKit:0")
     config = identity_config()
     config.cnn_layers[0].threshold_high = 2
-    board.get_model().apply_configuration(config)
+    applied(board, config)
     source, sink, _graphs = connect(board)
     source.write([spike(0, 0, 5_000)])
     board.get_stop_watch().reset()
@@ -105,7 +139,7 @@ def test_stop_watch_reset_restarts_timestamps_but_keeps_states():
 
 def test_blocking_reads_return_at_once_when_events_are_there():
     board = samna.device.open_device("Speck2fModuleDevKit:0")
-    board.get_model().apply_configuration(identity_config())
+    applied(board, identity_config())
     source, sink, _graphs = connect(board)
     source.write([spike(0, 0, 1), spike(1, 0, 2), spike(2, 0, 3)])
     assert len(sink.get_n_events(2, 10_000)) == 2
@@ -119,17 +153,17 @@ def test_neuron_read_and_write():
     board = samna.device.open_device("Speck2fModuleDevKit:0")
     config = identity_config()
     config.cnn_layers[0].threshold_high = 100
-    board.get_model().apply_configuration(config)
+    applied(board, config)
     source, sink, _graphs = connect(board)
     source.write([spike(3, 1, 1), spike(3, 1, 2)])
     address = (1 << 2) | (3 << 0)  # y=1 above 2 x-bits, x=3, 0 feature bits
-    source.write([samna.speck2f.event.ReadNeuronValue(layer=0, address=address)])
+    source.write([built(samna.speck2f.event.ReadNeuronValue, layer=0, address=address)])
     (reply,) = sink.get_events()
     assert reply.neuron_state == 2
     source.write(
         [
-            samna.speck2f.event.WriteNeuronValue(layer=0, address=address, neuron_state=-5),
-            samna.speck2f.event.ReadNeuronValue(layer=0, address=address),
+            built(samna.speck2f.event.WriteNeuronValue, layer=0, address=address, neuron_state=-5),
+            built(samna.speck2f.event.ReadNeuronValue, layer=0, address=address),
         ]
     )
     assert sink.get_events()[0].neuron_state == -5
@@ -151,7 +185,7 @@ def test_illegal_configuration_is_refused():
 
 def test_soft_reset_restores_the_default_configuration():
     board = samna.device.open_device("Speck2fModuleDevKit:0")
-    board.get_model().apply_configuration(identity_config())
+    applied(board, identity_config())
     board.reset_board_soft(True)
     assert board.get_model().get_configuration() == samna.speck2f.configuration.SpeckConfiguration()
 
@@ -189,11 +223,13 @@ def test_io_module_sets_the_leak_clock(rate_hz, expected, wall):
     config.cnn_layers[0].threshold_high = 100
     config.cnn_layers[0].leak_enable = True
     config.cnn_layers[0].biases = [1]
-    board.get_model().apply_configuration(config)
+    applied(board, config)
     io = board.get_io_module()
     io.set_slow_clk(True)
     io.set_slow_clk_rate(rate_hz)
     source, sink, _graphs = connect(board)
-    source.write([spike(0, 0, 10_000), samna.speck2f.event.ReadNeuronValue(layer=0, address=0)])
+    source.write(
+        [spike(0, 0, 10_000), built(samna.speck2f.event.ReadNeuronValue, layer=0, address=0)]
+    )
     (reply,) = sink.get_events()
     assert reply.neuron_state == expected

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from fake_wall import fake_wall_clock  # noqa: F401 (the wall fixture)
+from field_events import built
 from torch import nn
 
 import hil.emulator.samna as samna
@@ -25,9 +26,9 @@ BIAS = -1
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     yield
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 def leaky_config(threshold: int = 1000):
@@ -49,6 +50,7 @@ class Board:
     def __init__(self, hz: float = 10.0, threshold: int = 1000):
         self.handle = samna.device.open_device("Speck2fModuleDevKit:0")
         self.handle.get_model().apply_configuration(leaky_config(threshold))
+        self.handle.get_model().wait_written()
         self.handle.get_io_module().set_slow_clk_rate(hz)
         self.source = samna.BasicSourceNode_speck2f_event_input_event()
         self.sink = samna.BasicSinkNode_speck2f_event_output_event()
@@ -60,13 +62,13 @@ class Board:
             graph.start()
 
     def read(self):
-        self.source.write([samna.speck2f.event.ReadNeuronValue(layer=0, address=0)])
+        self.source.write([built(samna.speck2f.event.ReadNeuronValue, layer=0, address=0)])
         (reply,) = [e for e in self.sink.get_events() if hasattr(e, "neuron_state")]
         return reply
 
     def spikes(self, times_us):
         event = samna.speck2f.event.Spike
-        self.source.write([event(layer=0, x=1, y=0, feature=0, timestamp=t) for t in times_us])
+        self.source.write([built(event, layer=0, x=1, timestamp=t) for t in times_us])
         return [e for e in self.sink.get_events() if type(e) is event]
 
 

@@ -5,8 +5,9 @@ import gc
 
 import numpy as np
 import pytest
+from field_events import built
 from test_backends import two_layer_net
-from test_emulated_devkit import connect, identity_config, spike
+from test_emulated_devkit import applied, connect, identity_config, spike
 
 import hil.emulator.samna as samna
 from hil.backends import open_device
@@ -17,15 +18,15 @@ from hil.recordings import synthetic
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     yield
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture
 def board():
     board = samna.device.open_device("Speck2fModuleDevKit:0")
-    board.get_model().apply_configuration(identity_config())
+    applied(board, identity_config())
     return board
 
 
@@ -49,7 +50,7 @@ def test_arrays_in_and_out(board):
 def test_arrays_and_objects_mix_in_order(board):
     source, sink, _graphs = connect(board)
     source.write_array(spikes((1, 1, 10)))
-    source.write([spike(2, 2, 20), samna.speck2f.event.ReadNeuronValue(layer=0, address=0)])
+    source.write([spike(2, 2, 20), built(samna.speck2f.event.ReadNeuronValue, layer=0, address=0)])
     source.write_array(spikes((3, 3, 30)))
     out, others = sink.get_array()
     assert out["x"].tolist() == [1, 2, 3]
@@ -73,13 +74,13 @@ def test_write_array_refuses_other_dtypes(board):
 
 
 def test_spike_objects_coerce_fields_and_default_to_zero():
-    event = samna.speck2f.event.Spike(x=np.uint16(3), timestamp=np.int64(7))
+    event = built(samna.speck2f.event.Spike, x=np.uint16(3), timestamp=np.int64(7))
     assert (event.layer, event.x, event.y, event.feature, event.timestamp) == (0, 3, 0, 0, 7)
     assert type(event.x) is int
     with pytest.raises(TypeError):
         samna.speck2f.event.Spike(z=1)
     with pytest.raises(TypeError, match=r"Spike\.x"):
-        samna.speck2f.event.Spike(x=1.5)
+        built(samna.speck2f.event.Spike, x=1.5)
 
 
 # --- the backend's two paths --------------------------------------------------------------
@@ -90,7 +91,12 @@ def stimulus() -> np.ndarray:
     return synthetic.poisson(20_000, 0.2, size=(16, 16), seed=1)
 
 
-def test_the_emulated_devkit_gets_arrays_and_objects_give_the_same_run(stimulus):
+def test_the_emulated_devkit_takes_objects_by_default_and_arrays_give_the_same_run(
+    monkeypatch, stimulus
+):
+    with open_device("sim") as device:
+        assert not device.arrays  # the path a devkit takes
+    monkeypatch.setenv("HIL_SIM_ARRAYS", "1")
     with open_device("sim") as device:
         assert device.arrays
         deployment = device.deploy(two_layer_net(), (2, 16, 16), monitor="all")
@@ -121,6 +127,7 @@ def test_buffers_without_arrays_get_objects(monkeypatch, stimulus):
         buffer_type = getattr(samna, name)
         monkeypatch.setattr(samna, name, lambda buffer_type=buffer_type: ObjectsOnly(buffer_type()))
     monkeypatch.setattr(samna.graph.EventFilterGraph, "sequential", _unwrapping_sequential)
+    monkeypatch.setenv("HIL_SIM_ARRAYS", "1")
     with open_device("sim") as device:
         assert not device.arrays
         run = device.deploy(two_layer_net(), (2, 16, 16), monitor="all").replay(stimulus)

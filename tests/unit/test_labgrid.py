@@ -171,7 +171,7 @@ def lab(tmp_path_factory):
     address = f"127.0.0.1:{port}"
     env = {
         **os.environ,
-        "HIL_SIM_DEVKITS": "speck2fmodule,speck2fmodule,speck2fmodule",
+        "HIL_SIM_DEVKITS": "speck2fmodule@SIM0000,speck2fmodule@SIM0001,speck2fmodule@SIM0002",
         "LG_COORDINATOR": address,
         "PYTEST_ADDOPTS": "-p no:xdist -p no:benchmark -p no:hypothesispytest",
     }

@@ -15,9 +15,9 @@ from hil.examples import INPUT_SHAPE_34, scnn_34
 @pytest.fixture(autouse=True)
 def one_board(monkeypatch):
     monkeypatch.delenv("HIL_SIM_PROFILE", raising=False)
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     yield
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 def first_layer_cosines(reset: str, replays: int) -> list[float]:
@@ -48,7 +48,7 @@ def test_a_noisy_session_repeats_itself_and_its_replays_differ(monkeypatch):
     poisson = recordings.by_name("poisson_34").events[:3000]
 
     def session():
-        emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+        emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
         with open_device("sim") as device:
             chip = device.deploy(scnn_34(), input_shape=INPUT_SHAPE_34, monitor="all")
             return [chip.replay(poisson, timeout_s=60).outputs for _ in range(2)]

@@ -51,7 +51,9 @@ def attach_three_boards(monkeypatch, tmp_path) -> BoardPool:
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark")
     for name in ("HIL_DEVICE", "HIL_DEVICE_SCOPE", "HIL_REQUIRE_DEVICE", "HIL_BOARD_WAIT"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule,speck2fmodule")
+    monkeypatch.setenv(
+        "HIL_SIM_DEVKITS", "speck2fmodule@SIM0000,speck2fmodule@SIM0001,speck2fmodule@SIM0002"
+    )
     monkeypatch.setenv("HIL_LOCK_DIR", str(tmp_path / "locks"))
     monkeypatch.setattr(emulated_devices, "_attached", None)
     monkeypatch.setattr(emulated_devices, "_opened", {})
@@ -393,7 +395,7 @@ def test_under_xdist_a_broken_boards_remaining_tests_move_to_the_other_workers(
 def test_under_xdist_two_boards_one_breaks_and_the_other_runs_the_rest(
     pytester, boards, monkeypatch
 ):
-    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule")
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule@SIM0000,speck2fmodule@SIM0001")
     result = _unplugging_run(pytester, monkeypatch, "SIM0000", "-n", "2")
     result.assert_outcomes(passed=12, failed=1)
     tests = _by_test(_record(pytester))
@@ -406,7 +408,7 @@ def test_under_xdist_two_boards_one_breaks_and_the_other_runs_the_rest(
 def test_under_xdist_when_every_board_breaks_the_rest_skip_with_the_cause(
     pytester, boards, monkeypatch
 ):
-    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule")
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule@SIM0000,speck2fmodule@SIM0001")
     result = _unplugging_run(pytester, monkeypatch, "SIM0000,SIM0001", "-n", "2")
     result.assert_outcomes(passed=1, failed=2, skipped=10)
     tests = _by_test(_record(pytester))
@@ -421,7 +423,7 @@ def test_under_xdist_a_worker_without_a_board_hands_its_tests_to_the_others_at_o
     pytester, boards, monkeypatch
 ):
     """Three workers, two boards: the third does not wait for a board its run mates hold."""
-    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule,speck2fmodule")
+    monkeypatch.setenv("HIL_SIM_DEVKITS", "speck2fmodule@SIM0000,speck2fmodule@SIM0001")
     result = _unplugging_run(pytester, monkeypatch, "", "-n", "3", "--board-wait", "600")
     result.assert_outcomes(passed=13)
     record = _record(pytester)

@@ -16,7 +16,9 @@ from hil.lab.pool import LOCK_DIR_ENV, BoardPool, NoBoardFree, default_lock_dir,
 def three_boards(monkeypatch):
     monkeypatch.setattr(emulated_devices, "_attached", None)
     monkeypatch.setattr(emulated_devices, "_opened", {})
-    emulated_devices.attach_emulated_devkits(["speck2fmodule", "speck2edevkit", "speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(
+        ["speck2fmodule@SIM0000", "speck2edevkit@SIM0001", "speck2fmodule@SIM0002"]
+    )
 
 
 @pytest.fixture

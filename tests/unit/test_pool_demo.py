@@ -24,7 +24,7 @@ def lab(tmp_path, monkeypatch):
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     return {
         **os.environ,
-        "HIL_SIM_DEVKITS": "speck2fmodule,speck2fmodule,speck2fmodule",
+        "HIL_SIM_DEVKITS": "speck2fmodule@SIM0000,speck2fmodule@SIM0001,speck2fmodule@SIM0002",
         "HIL_LOCK_DIR": str(tmp_path / "locks"),
     }
 

@@ -37,7 +37,7 @@ def one_core_net() -> nn.Sequential:
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,9 @@ def stream():
 def truth(synops_per_s=5e7, noise=0.0):
     """A chip that differs from what the harness believes, set on the emulated board."""
     base = load_profile("speck2f")
-    power = dataclasses.replace(base.power, energy_per_synop_j=ENERGY, sample_noise_w=noise)
+    power = dataclasses.replace(
+        base.power, energy_per_synop_j=ENERGY, sample_noise_w=noise, offset_w=()
+    )
     return dataclasses.replace(base, power=power, synops_per_s=(synops_per_s,) * 9)
 
 

@@ -29,7 +29,7 @@ def forwards(monkeypatch) -> list[int]:
 
 @pytest.fixture
 def deployment():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     with open_device("sim") as device:
         yield device.deploy(two_layer_net(), (2, 16, 16), monitor="all")
 

@@ -24,9 +24,9 @@ from hil.recordings import Recording, synthetic
 
 @pytest.fixture(autouse=True)
 def one_board():
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     yield
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture
@@ -165,13 +165,33 @@ def test_a_real_chip_that_keeps_talking_says_at_what_rate(monkeypatch, real_like
     chatter = emulated_samna.speck2f.event.Spike
 
     def never_quiet(timeout_ms):
-        return [*read(timeout_ms), chatter(layer=0, x=1, y=1, feature=0, timestamp=0)]
+        return [*read(timeout_ms), chatter()]
 
     monkeypatch.setattr(sink, "get_events_blocking", never_quiet)
     short = stimulus[stimulus["t"] < 20_000]
     with pytest.raises(DeviceError, match="never went quiet") as info:
         deployment.replay(short, timeout_s=0.1)
     assert "outputs still arriving at" in str(info.value)
+
+
+def test_readout_values_and_sensor_events_in_the_sink_do_not_keep_a_replay_from_quiet(
+    monkeypatch, real_like, stimulus
+):
+    """A real board's sink carries a ReadoutValue every slow-clock cycle (readout on) and raw
+    sensor events (pass_sensor_events): quiet is judged from the monitored spikes alone."""
+    host_clock(monkeypatch, step_s=0.01)
+    deployment = real_like.deploy(two_layer_net(), (2, 16, 16), monitor="all")
+    sink = real_like._sink
+    read = sink.get_events_blocking
+    events = emulated_samna.speck2f.event
+
+    def chatty(timeout_ms):
+        return [*read(timeout_ms), events.ReadoutValue(), events.DvsEvent()]
+
+    monkeypatch.setattr(sink, "get_events_blocking", chatty)
+    short = stimulus[stimulus["t"] < 20_000]
+    run = deployment.replay(short, timeout_s=0.5)
+    assert len(run.outputs) > 0
 
 
 def test_the_engine_is_compiled_when_a_device_opens():

@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from field_events import built
 
 from hil.emulator.samna import speck2e, speck2f
 from hil.emulator.samna.speck2f.configuration import SpeckConfiguration
@@ -161,25 +162,37 @@ def test_chips_have_distinct_configuration_types_and_shared_events():
 
 
 def test_spike_fields_take_tensors_and_default_to_zero():
-    spike = Spike(layer=3, x=torch.tensor(4))
+    spike = Spike()
+    spike.layer, spike.x = 3, torch.tensor(4)
     spike.y = np.uint16(5)
     spike.feature = torch.tensor(1)
     assert (spike.layer, spike.x, spike.y, spike.feature, spike.timestamp) == (3, 4, 5, 1, 0)
     assert type(spike.x) is int
-    assert Spike(1, 2, 3, 4, 5) == Spike(layer=1, x=2, y=3, feature=4, timestamp=5)
+    assert built(Spike, layer=1, x=2) == built(Spike, x=2, layer=1)
+    # keywords too, as sinabs' own tests build speck2e and speck2f Spikes against real samna
+    assert Spike(layer=1, x=2) == built(Spike, layer=1, x=2) == Spike(1, 2)
     with pytest.raises(AttributeError):
         spike.channel = 1
-    with pytest.raises(TypeError):
-        Spike(colour=1)
+
+
+@pytest.mark.parametrize("event_type", [DvsEvent, ReadNeuronValue, WriteNeuronValue])
+def test_events_refuse_construction_with_fields_as_samna_documents_none(event_type):
+    """Public Speck code builds every event empty, then assigns: a harness that builds them
+    with keywords (or positions) must fail on the emulated devkit, not on the first board."""
+    field = event_type._fields[0]
+    with pytest.raises(TypeError, match="build it empty and set its fields"):
+        event_type(**{field: 1})
+    with pytest.raises(TypeError, match="build it empty"):
+        event_type(1)
 
 
 def test_other_events():
-    assert (DvsEvent(x=1, y=2, p=True).p, DvsEvent().timestamp) == (1, 0)
-    assert ReadNeuronValue(layer=2, address=7).address == 7
+    assert (built(DvsEvent, x=1, y=2, p=True).p, DvsEvent().timestamp) == (1, 0)
+    assert built(ReadNeuronValue, layer=2, address=7).address == 7
     write = WriteNeuronValue()
     write.neuron_state = torch.tensor(-300)
     assert write.neuron_state == -300
-    assert NeuronValue(layer=1, address=2, neuron_state=-5, timestamp=9).neuron_state == -5
+    assert NeuronValue.of(1, 2, -5, 9).neuron_state == -5
 
 
 def test_specksim_names_exist_but_refuse_to_simulate():

@@ -19,9 +19,9 @@ SLOW_CORE_0 = "[timing]\nsynops_per_s = [2e6, 5e7, 5e7, 5e7, 5e7, 5e7, 5e7, 5e7,
 @pytest.fixture(autouse=True)
 def one_board(monkeypatch):
     monkeypatch.delenv("HIL_SIM_PROFILE", raising=False)
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
     yield
-    emulated_devices.attach_emulated_devkits(["speck2fmodule"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000"])
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_hil_sim_profile_sets_the_chip_and_the_harness_does_not_read_it(
 
 def test_a_shipped_name_is_merged_over_the_boards_own_chip(monkeypatch):
     monkeypatch.setenv("HIL_SIM_PROFILE", "noisy")
-    emulated_devices.attach_emulated_devkits(["speck2fmodule", "speck2edevkit"])
+    emulated_devices.attach_emulated_devkits(["speck2fmodule@SIM0000", "speck2edevkit@SIM0001"])
     with open_device("sim:speck2edevkit") as device:
         truth = emulated_devices.emulated_devkit(device.info.serial).profile
         assert truth.name == "speck2e"

@@ -69,6 +69,7 @@ class CnnLayerConfig(Struct):
     weights = IntArrayField(4)
     biases = IntArrayField(1)
     leak_enable = bool_field()
+    leak_internal_slow_clk_enable = bool_field()
     neurons_initial_value = IntArrayField(3)
     threshold_high = int_field()
     threshold_low = int_field(STATE_MIN)
@@ -96,14 +97,35 @@ class DvsLayerConfig(Struct):
 
 
 class ReadoutConfig(Struct):
-    """The readout layer (layer 12); nothing in sinabs writes it, the emulator ignores it."""
+    """The readout layer (layer 12), with the datasheet's fields. Nothing in sinabs writes it;
+    the emulator models only what a host sees of it: with ``enable``, one ``ReadoutValue``
+    in the sink every slow-clock cycle."""
 
+    enable = bool_field()
+    output_mode_sel = int_field()
     threshold = int_field()
     low_pass_filter_disable = bool_field()
     low_pass_filter32_not16 = bool_field()
     readout_configuration_sel = int_field()
     readout_pin_monitor_enable = bool_field()
     monitor_enable = bool_field()
+
+
+class DvsFilterConfig(Struct):
+    """The DVS event filter (datasheet 3.2.3.5); the emulator does not filter: a host
+    replays recorded events, which never pass through the sensor's filter."""
+
+    enable = bool_field()
+    hot_pixel_filter_enable = bool_field()
+    low_pass_mode_enable = bool_field()
+    filter_size = struct_field(Vec2)
+    threshold = int_field()
+
+
+class FactoryConfig(Struct):
+    """Factory settings the datasheet documents (the internal slow clock's divider)."""
+
+    internal_slow_clk_divider = int_field(14)
 
 
 class SpeckConfigurationBase(Struct):
@@ -114,4 +136,6 @@ class SpeckConfigurationBase(Struct):
 
     cnn_layers = struct_array_field(CnnLayerConfig, N_CORES)
     dvs_layer = struct_field(DvsLayerConfig)
+    dvs_filter = struct_field(DvsFilterConfig)
     readout = struct_field(ReadoutConfig)
+    factory_config = struct_field(FactoryConfig)

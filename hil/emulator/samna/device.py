@@ -1,9 +1,19 @@
-"""samna.device: the emulated devkits this process can list and open.
+"""samna.device: the emulated devices this process can list and open.
 
-By default one ``Speck2fModuleDevKit`` is attached; ``attach_emulated_devkits`` (or the
-environment variable ``HIL_SIM_DEVKITS``, a comma-separated list of sinabs device ids such as
-``speck2fmodule,speck2edevkit``) sets what is plugged in. Each process has its own emulated
-boards. Opening an open board again returns the same handle, as samna does.
+``HIL_SIM_DEVKITS`` (or ``attach_emulated_devkits``) says what is plugged in: a
+comma-separated list of
+
+- ``TYPE`` (a sinabs device id, ``speck2fdevkit``): a board without a serial and with logic
+  version 0, as sinabs' docs show a Speck2fDevKit and a Speck2eDevKit;
+- ``TYPE@SERIAL``: a board that reports a serial;
+- another samna device (``dvxplorer``, ``davis346``, ``dynapse2``, ``xylo``): listed by
+  ``get_all_devices()`` as samna lists every device on a host, and not openable here.
+
+Unset, one ``speck2fmodule@SIM0000`` is attached: sinabs' docs show empty serials for the two
+devkits, no listing of a module, so the default board keeps the serial the harness's own
+tests name it by. Each board has its own USB bus and address; sinabs orders boards of one
+type by address. Each process has its own emulated boards. Opening an open board again
+returns the same handle, as samna does.
 """
 
 from __future__ import annotations
@@ -15,12 +25,22 @@ from typing import Any
 from hil.chip.devices import DEVICE_TYPES
 
 SIM_DEVKITS_ENV = "HIL_SIM_DEVKITS"
-DEFAULT_DEVKITS = ("speck2fmodule",)
+DEFAULT_DEVKITS = ("speck2fmodule@SIM0000",)
+#: samna devices that are not Speck boards: ``HIL_SIM_DEVKITS`` name -> ``device_type_name``
+#: (sinabs' io.py device table, rockpool's Xylo boards).
+OTHER_DEVICES = {
+    "dvxplorer": "DVXplorer",
+    "davis346": "DAVIS346",
+    "dynapse2": "DYNAP-SE2 DevBoard",
+    "xylo": "XyloDevKit",
+}
+#: Emulated boards sit on this USB bus, at addresses from 1 on in listing order.
+USB_BUS = 1
 
 
 @dataclass
 class DeviceInfo:
-    """A devkit as samna lists it; sinabs picks devices by ``device_type_name`` and orders
+    """A device as samna lists it; sinabs picks devices by ``device_type_name`` and orders
     those of one type by ``usb_device_address``."""
 
     device_type_name: str = ""
@@ -31,41 +51,48 @@ class DeviceInfo:
 
 
 _attached: list[DeviceInfo] | None = None
-_opened: dict[str, Any] = {}
+_opened: dict[tuple[int, int], Any] = {}
 
 
-def attach_emulated_devkits(device_ids: list[str] | tuple[str, ...]) -> list[DeviceInfo]:
-    """Emulator only: replace the emulated boards with fresh ones of these types."""
+def attach_emulated_devkits(devices: list[str] | tuple[str, ...]) -> list[DeviceInfo]:
+    """Emulator only: replace the emulated devices with fresh ones (``TYPE``,
+    ``TYPE@SERIAL`` or another samna device's name; see the module's docstring)."""
     global _attached
-    unknown = [d for d in device_ids if d not in DEVICE_TYPES]
-    if unknown:
-        raise ValueError(f"unknown devkit type {unknown[0]!r}; known: {', '.join(DEVICE_TYPES)}")
+    infos = []
+    for address, entry in enumerate(devices, start=1):
+        name, at, serial = entry.strip().partition("@")
+        if name in OTHER_DEVICES and not at:
+            type_name = OTHER_DEVICES[name]
+        elif name in DEVICE_TYPES and (serial or not at):
+            type_name = DEVICE_TYPES[name][0]
+        else:
+            raise ValueError(f"unknown device {entry.strip()!r}; {_expected()}")
+        infos.append(DeviceInfo(type_name, serial, USB_BUS, address, logic_version=0))
     _opened.clear()
-    _attached = [
-        DeviceInfo(
-            device_type_name=DEVICE_TYPES[device_id][0],
-            serial_number=f"SIM{index:04d}",
-            usb_bus_number=0,
-            usb_device_address=index + 1,
-            logic_version=0,
-        )
-        for index, device_id in enumerate(device_ids)
-    ]
+    _attached = infos
     return list(_attached)
 
 
 def configured_devkits() -> list[str]:
-    """The devkit types ``HIL_SIM_DEVKITS`` attaches (the default when it is unset or empty);
-    a ValueError naming the variable when it names an unknown type."""
+    """The devices ``HIL_SIM_DEVKITS`` attaches (the default when it is unset or empty); a
+    ValueError naming the variable when an entry names nothing."""
     configured = os.environ.get(SIM_DEVKITS_ENV, "")
-    ids = [d.strip() for d in configured.split(",") if d.strip()] or list(DEFAULT_DEVKITS)
-    unknown = [d for d in ids if d not in DEVICE_TYPES]
-    if unknown:
-        raise ValueError(
-            f"{SIM_DEVKITS_ENV}={configured!r}: unknown devkit type {unknown[0]!r}; expected a "
-            f"comma-separated list of {', '.join(DEVICE_TYPES)}"
-        )
-    return ids
+    entries = [d.strip() for d in configured.split(",") if d.strip()] or list(DEFAULT_DEVKITS)
+    for entry in entries:
+        name, at, serial = entry.partition("@")
+        known = (name in DEVICE_TYPES and (serial or not at)) or (name in OTHER_DEVICES and not at)
+        if not known:
+            raise ValueError(
+                f"{SIM_DEVKITS_ENV}={configured!r}: unknown device {entry!r}; {_expected()}"
+            )
+    return entries
+
+
+def _expected() -> str:
+    return (
+        f"expected a comma-separated list of TYPE or TYPE@SERIAL with TYPE one of "
+        f"{', '.join(DEVICE_TYPES)}, or another samna device: {', '.join(OTHER_DEVICES)}"
+    )
 
 
 def get_all_devices() -> list[DeviceInfo]:
@@ -75,13 +102,16 @@ def get_all_devices() -> list[DeviceInfo]:
 
 
 def get_unopened_devices() -> list[DeviceInfo]:
-    return [info for info in get_all_devices() if info.serial_number not in _opened]
+    return [info for info in get_all_devices() if _usb(info) not in _opened]
 
 
 def open_device(device: DeviceInfo | str) -> Any:
-    """Open a board by DeviceInfo or by ``"TypeName:index"``; re-opening gives the same one."""
+    """Open a board by DeviceInfo or by ``"TypeName:index"``; re-opening gives the same one.
+    Only Speck boards open here; another device raises as a device samna cannot drive."""
     info = _find(device)
-    if info.serial_number not in _opened:
+    if info.device_type_name in OTHER_DEVICES.values():
+        raise RuntimeError(f"{info.device_type_name} is not a Speck board: not emulated")
+    if _usb(info) not in _opened:
         from hil.emulator.devkit import EmulatedDevkit
         from hil.emulator.samna import speck2e, speck2f
         from hil.emulator.warmup import warm_up
@@ -92,17 +122,25 @@ def open_device(device: DeviceInfo | str) -> Any:
         config_type = {"speck2e": speck2e, "speck2f": speck2f}[
             chip
         ].configuration.SpeckConfiguration
-        _opened[info.serial_number] = EmulatedDevkit(info, chip, config_type)
-    return _opened[info.serial_number]
+        _opened[_usb(info)] = EmulatedDevkit(info, chip, config_type)
+    return _opened[_usb(info)]
 
 
 def close_device(handle: Any) -> None:
-    _opened.pop(handle.info.serial_number, None)
+    _opened.pop(_usb(handle.info), None)
 
 
-def emulated_devkit(serial_number: str) -> Any:
-    """Emulator only: the open board with this serial (to inject faults into it)."""
-    return _opened[serial_number]
+def emulated_devkit(board: str | int) -> Any:
+    """Emulator only: the open board with this serial, or at this USB address (to inject
+    faults into it)."""
+    for usb, devkit in _opened.items():
+        if board in (devkit.info.serial_number, usb[1]):
+            return devkit
+    raise KeyError(f"no open emulated board {board!r}")
+
+
+def _usb(info: DeviceInfo) -> tuple[int, int]:
+    return (info.usb_bus_number, info.usb_device_address)
 
 
 def _chip_of(info: DeviceInfo) -> str:
@@ -113,9 +151,9 @@ def _find(device: DeviceInfo | str) -> DeviceInfo:
     devices = get_all_devices()
     if isinstance(device, DeviceInfo):
         for info in devices:
-            if info.serial_number == device.serial_number:
+            if _usb(info) == _usb(device):
                 return info
-        raise RuntimeError(f"no device with serial {device.serial_number!r} is attached")
+        raise RuntimeError(f"no device at USB {device.usb_bus_number}:{device.usb_device_address}")
     name, _, index = str(device).partition(":")
     matching = sorted(
         (d for d in devices if d.device_type_name == name), key=lambda d: d.usb_device_address

@@ -7,12 +7,14 @@ the rail's mean power over the period, in W; its ``timestamp`` is the end of the
 stop watch (µs).
 
 The power itself comes from the emulated chip's profile (``[power]``): each rail draws its
-idle power, plus its share of the energy of every SynOp a core executes. A core executes
+idle power, read with the monitor's constant error (``offset_w``) and noise
+(``sample_noise_w``), plus its share of the energy of every SynOp a core executes. A core executes
 SynOps at most at its ``synops_per_s``, so work that waits in a core's queue is drawn when it
 is served, not when it arrives: the chip model counts the SynOps each core serves per sample
 period as it runs the events (``Speck.count_served_per_period``), in the same single pass that
 computes the outputs. Samples exist for the chip time that events have covered: emulated time
-moves with the events.
+moves with the events. A board with ``[faults] zero_timestamps`` stamps every sample 0, as old
+firmware does.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ class PowerMonitor:
         model, cores = self._model, len(speck.synops_served)
         self._energy = np.asarray(model.energy_per_synop_j[:cores], np.float64)
         self._share = np.asarray(model.synop_rail_share, np.float64)
-        self._idle = np.asarray(model.idle_w, np.float64)
+        offset = np.asarray(model.offset_w or np.zeros(len(model.idle_w)), np.float64)
+        self._idle = np.asarray(model.idle_w, np.float64) + offset  # what the monitor reads
 
     def _sample(self, first: int, served: np.ndarray, offset_us: float) -> None:
         """Emit one sample per rail for each period in ``served`` (SynOps per period and
@@ -114,6 +117,8 @@ class PowerMonitor:
             watts += self._rng.normal(0.0, noise, watts.shape)
         periods, rails = watts.shape
         ends = np.arange(first + 1, first + 1 + periods) * self._period_us - offset_us
+        if self._devkit.profile.faults.zero_timestamps:  # old firmware stamps every sample 0
+            ends[:] = 0
         stamps = np.repeat(np.rint(ends).astype(np.int64), rails).tolist()
         channels = np.tile(np.arange(rails), periods).tolist()
         self._source.receive(list(map(Measurement, channels, watts.ravel().tolist(), stamps)))

@@ -24,7 +24,7 @@ from labgrid.remote.generated import labgrid_coordinator_pb2
 from labgrid.resource.common import Resource
 
 from hil.backends import list_devices, parse_device_spec
-from hil.backends.spec import DeviceSpec
+from hil.backends.spec import DeviceSpec, board_spec
 from hil.lab.pool import NoBoardFree
 
 RESOURCE_CLASS = "SpeckDevkit"
@@ -33,34 +33,40 @@ DEFAULT_COORDINATOR = "127.0.0.1:20408"
 #: How long ending a lease may take (the watcher releases the place, then exits).
 RELEASE_TIMEOUT_S = 30.0
 #: What an exported ``SpeckDevkit`` says about itself (besides the exporter's ``host``).
-DEVKIT_FIELDS = ("serial", "device_type", "emulated")
+DEVKIT_FIELDS = ("serial", "usb", "device_type", "emulated")
 
 
 @target_factory.reg_resource
 @attr.s(eq=False)
 class SpeckDevkit(Resource):
-    """A Speck devkit plugged into this host, matched by its serial.
+    """A Speck devkit plugged into this host, matched by its serial, or for a board without
+    one (``serial = ""``) by ``usb = "BUS:ADDRESS"`` (which changes when it is re-plugged).
 
     ``device_type`` is sinabs' device id (``speck2fmodule``...); ``emulated`` names one of
     the emulated boards ``HIL_SIM_DEVKITS`` attaches. ``avail`` says whether it is attached.
     """
 
-    serial = attr.ib(validator=attr.validators.instance_of(str))
+    serial = attr.ib(default="", validator=attr.validators.instance_of(str))
     device_type = attr.ib(default="speck2fmodule", validator=attr.validators.instance_of(str))
     emulated = attr.ib(default=False, validator=attr.validators.instance_of(bool))
+    usb = attr.ib(default="", validator=attr.validators.instance_of(str))
+
+    def __attrs_post_init__(self):
+        if not self.serial and not self.usb:
+            raise ValueError("a SpeckDevkit needs its serial, or usb = 'BUS:ADDRESS' without one")
+        super().__attrs_post_init__()
 
     @property
     def spec(self) -> DeviceSpec:
-        return parse_device_spec(
-            f"{'sim:' if self.emulated else ''}{self.device_type}@{self.serial}"
-        )
+        kind = "emulated" if self.emulated else "real"
+        return board_spec(kind, self.device_type, self.serial or f"usb:{self.usb}")
 
     def poll(self) -> None:
         wanted = self.spec
         self.avail = any(
-            (spec.kind, spec.device_type, spec.serial)
-            == (wanted.kind, wanted.device_type, wanted.serial)
-            for spec in (parse_device_spec(listed.spec) for listed in list_devices())
+            (spec.kind, spec.device_type, spec.board_id)
+            == (wanted.kind, wanted.device_type, wanted.board_id)
+            for spec in (parse_device_spec(listed.spec) for listed in list_devices() if listed.spec)
         )
 
 
@@ -137,11 +143,11 @@ class Coordinator:
         host = resource.args.get("host")
         if not devkit.emulated and host and not _is_this_host(host):
             raise NotDrivable(
-                f"its devkit {devkit.serial} is plugged into {host}, not this host "
+                f"its devkit {devkit.spec.board_id} is plugged into {host}, not this host "
                 f"({socket.gethostname()}): run the session on {host}"
             )
         if not resource.avail:
-            raise NotDrivable(f"{where} (serial {devkit.serial}) is not attached")
+            raise NotDrivable(f"{where} ({devkit.spec.board_id}) is not attached")
         return devkit.spec
 
     def release(self, place: str, holder: str) -> None:

@@ -55,7 +55,7 @@ class LabgridPool(Pool):
         with self._connected() as client:
             self._refresh()
             for place, board in self.places.items():
-                if board.serial in skip or place in self.holders:
+                if board.board_id in skip or place in self.holders:
                     continue
                 holder = client.acquire(place)
                 if holder is not None:  # another session was quicker
@@ -68,7 +68,7 @@ class LabgridPool(Pool):
                     self.ignored[place] = str(exc)
                     release()
                     continue
-                if board.serial in skip:
+                if board.board_id in skip:
                     release()
                     continue
                 return Lease(board, 0.0, release, place=place)
@@ -77,8 +77,8 @@ class LabgridPool(Pool):
     def busy(self, exclude: Iterable[str] = ()) -> str:
         exclude = set(exclude)
         held = [
-            f"{place} ({board.serial}) "
-            + ("quarantined" if board.serial in exclude else self.holders.get(place, "free"))
+            f"{place} ({board.board_id}) "
+            + ("quarantined" if board.board_id in exclude else self.holders.get(place, "free"))
             for place, board in self.places.items()
         ]
         if len(held) == 1:

@@ -4,8 +4,16 @@ from hil.emulator.samna.events import (
     DvsEvent,
     NeuronValue,
     ReadNeuronValue,
+    ReadoutValue,
     Spike,
     WriteNeuronValue,
 )
 
-__all__ = ["DvsEvent", "NeuronValue", "ReadNeuronValue", "Spike", "WriteNeuronValue"]
+__all__ = [
+    "DvsEvent",
+    "NeuronValue",
+    "ReadNeuronValue",
+    "ReadoutValue",
+    "Spike",
+    "WriteNeuronValue",
+]
