@@ -215,8 +215,7 @@ class ChipModel:
         if self._speck is not None:
             now_us = self._wall.chip_us(self._speck.now_us)
             if now_us > self._speck.now_us:
-                idle = _spike_array([])
-                self._devkit.power_monitor.run(self._speck, idle, self._offset_us, until=now_us)
+                self._speck.run(_spike_array([]), until=now_us)
                 self._emit_readouts()
 
     def process(self, events: Batch) -> None:

@@ -79,16 +79,13 @@ class PowerMonitor:
     def _model(self) -> PowerModel | None:
         return self._devkit.profile.power
 
-    def run(
-        self, speck: Any, spikes: np.ndarray, offset_us: float, until: float | None = None
-    ) -> np.ndarray:
-        """``speck.run(spikes, until)``, then the samples of every sample period the chip
-        time has passed (the chip counts the SynOps each core serves per period as it runs):
-        idle time that passes with the wall clock is sampled too."""
+    def run(self, speck: Any, spikes: np.ndarray, offset_us: float) -> np.ndarray:
+        """``speck.run(spikes)``, then the samples of every sample period the chip time has
+        passed (the chip counts the SynOps each core serves per period as it runs)."""
         if not self.running:
-            return speck.run(spikes, until=until)
+            return speck.run(spikes)
         self._follow(speck)
-        outputs = speck.run(spikes, until=until)
+        outputs = speck.run(spikes)
         self._sample(*speck.take_served_per_period(), offset_us)
         return outputs
 
