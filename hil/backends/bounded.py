@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from hil.backends.errors import DeviceError
+from hil.backends.base import DeviceError
 
 T = TypeVar("T")
 
