@@ -43,6 +43,7 @@ answering after N input events (it takes writes and never produces anything agai
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from itertools import starmap
 from typing import Any
@@ -142,16 +143,16 @@ class ChipModel:
         self._pending = PendingWrite.started(speck, readout, seconds)
         self._settle()
 
-    def _settle(self, wait: bool = False) -> None:
+    def _settle(self, wait: bool = False) -> bool:
         """The configuration being written takes effect once it is written (``wait``: wait
-        for that, as a read's reply does)."""
+        for that, as a read's reply does); whether it took effect now."""
         pending = self._pending
         if pending is None:
-            return
+            return False
         if wait:
             pending.wait()
         elif not pending.written:
-            return
+            return False
         self._pending = None
         speck = pending.chip
         if self._slow_clk_hz is not None:
@@ -159,6 +160,7 @@ class ChipModel:
         self._speck, self._offset_us, self._readout = speck, 0.0, pending.readout
         self._next_readout_us = 1e6 / speck.slow_clk_hz
         self._wall.restart(0.0, since=pending.done_at)  # its time starts once it is written
+        return True
 
     def wait_written(self) -> None:
         """Emulator only: wait until the configuration being written is in effect (what a
@@ -182,7 +184,8 @@ class ChipModel:
         in between, so replays stay deterministic."""
         self._settle()
         if self._speck is not None:
-            self._offset_us = self._speck.now_us
+            # a whole µs: chip time that wall time moved to a fraction must not shift inputs
+            self._offset_us = float(math.ceil(self._speck.now_us))
             self._wall.restart(self._speck.now_us)
 
     def clock_runs(self, clock: str, running: bool) -> None:
@@ -310,9 +313,10 @@ class ChipModel:
         self._output.receive(outputs)
 
     def _neuron_access(self, event: Any) -> samna_events.NeuronValue | None:
-        self._settle(wait=True)
+        just_written = self._settle(wait=True)
         speck = self._loaded()
-        self._catch_up()
+        if not just_written:  # a chip written just now is at its time zero: replays repeat
+            self._catch_up()
         states = speck.neuron_states(event.layer)
         neuron = neuron_index(event.address, states.shape, event.layer)
         if isinstance(event, samna_events.WriteNeuronValue):

@@ -45,6 +45,7 @@ def truth(budgets=BUDGETS, latency_us=12.0, idle_w=IDLE_W, energy_j=ENERGY_J, no
         "power": {"idle_w": list(idle_w), "energy_per_synop_j": list(energy_j)},
     }
     tables["power"]["sample_noise_w"] = 5e-6
+    tables["power"]["offset_w"] = [0.0] * len(idle_w)  # the monitor reads the rails as drawn
     if noisy:
         with (PROFILE_DIR / "noisy.toml").open("rb") as f:
             tables["noise"] = tomllib.load(f)["noise"]
