@@ -13,9 +13,17 @@ silence is expected: agreement between two silent layers is no evidence of anyth
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from hil.analysis.accuracy import (
+    AccuracyReport,
+    SmallSampleWarning,
+    accuracy_measurements,
+    accuracy_report,
+    small_sample_problem,
+)
 from hil.analysis.agreement import (
     LayerAgreement,
     ResetModeVerdict,
@@ -30,6 +38,7 @@ from hil.analysis.synops import SynopsReport, synops_report
 from hil.backends.base import HOST_LAG_TOLERANCE_US, Deployment, Run
 from hil.measurement import Measure
 from hil.recordings import Recording
+from hil.recordings.datasets import Dataset
 
 
 @dataclass
@@ -263,6 +272,31 @@ class HilMeasure(Measure):
         self(f"{prefix}power_peak", report.peak_w * 1e3, "mW", upper=max_mw, note=note)
         self(f"{prefix}energy", report.energy_j * 1e6, "µJ", upper=max_uj, note=note)
         self._reports_of(run).power = report
+        return report
+
+    def accuracy(
+        self,
+        deployment: Deployment,
+        dataset: Dataset,
+        min_accuracy: float | None = None,
+        max_gap: float | None = None,
+        min_agreement: float | None = None,
+        reference: bool = True,
+    ) -> AccuracyReport:
+        """Replay every sample of ``dataset``: accuracy with n and its Wilson 95 % interval
+        (``min_accuracy`` holds against the lower end), sinabs' accuracy on the same samples
+        and the gap (``max_gap``), how often the chip answers as sinabs does (interval's lower
+        end against ``min_agreement``), per-class accuracy. Warns when n is too small for a
+        limit to be reachable at all."""
+        for limit in (min_accuracy, min_agreement):
+            problem = small_sample_problem(len(dataset), limit)
+            if problem:
+                warnings.warn(f"{dataset.describe()}: {problem}", SmallSampleWarning, stacklevel=2)
+        report = accuracy_report(deployment, dataset, reference)
+        prefix = f"{dataset.name}." if dataset.name else ""
+        measurements = accuracy_measurements(report, prefix, min_accuracy, max_gap, min_agreement)
+        for measurement in measurements:
+            self.add(measurement)
         return report
 
     def fits_memory(self, deployment: Deployment) -> LintReport:

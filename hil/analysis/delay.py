@@ -115,6 +115,8 @@ def match_outputs(
     lost, extra and jittered spikes (see the module docstring). ``max_lag_us`` bounds the
     delay that can be found; by default, the span of both runs."""
     reference = reference[np.argsort(reference["t"], kind="stable")]
+    if len(reference) == 0:  # the ideal chip stays silent: no output has a cause to pair with
+        return _unmatched(device, reference)
     packing = _Packing(device, reference)
     if max_lag_us is None:
         max_lag_us = packing.span_us

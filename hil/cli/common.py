@@ -79,3 +79,14 @@ def print_rows(rows: list[tuple[str, str]], indent: str = "  ") -> None:
     width = max((len(label) for label, _ in rows), default=0) + 2
     for label, value in rows:
         print(f"{indent}{label:<{width}}{value}")
+
+
+def positive_numbers(text: str) -> tuple[float, ...]:
+    """A comma-separated list of finite positive numbers: ``1,2,5,10``."""
+    try:
+        numbers = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected factors like 1,2,5,10; got {text!r}") from None
+    if not numbers or any(not (math.isfinite(n) and n > 0) for n in numbers):
+        raise argparse.ArgumentTypeError(f"factors must be positive numbers; got {text!r}")
+    return numbers

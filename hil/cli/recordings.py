@@ -56,7 +56,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="the suite's recordings folder (default: recordings/)",
     )
     add.add_argument("--name", help="name in the manifest (one FILE only; default: its stem)")
-    add.add_argument("--description", default="", help="a one-line description")
+    add.add_argument(
+        "--description", help="a description (default: a replaced entry keeps its own)"
+    )
+    add.add_argument(
+        "--label",
+        help="the class of a labelled dataset's sample: a number (the network's output "
+        "channel) or a name",
+    )
+    add.add_argument("--split", help="the dataset split the samples belong to, e.g. test")
+    add.add_argument(
+        "--replace", action="store_true", help="replace entries of the same name (else refused)"
+    )
     add.set_defaults(command=_add)
 
     verify = rec_commands.add_parser(
@@ -166,7 +177,11 @@ def _convert(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from hil.recordings import folders
 
-    for entry in folders.add(args.files, args.dir, args.name, args.description):
+    label = int(args.label) if args.label is not None and args.label.isdigit() else args.label
+    added = folders.add(
+        args.files, args.dir, args.name, args.description, label, args.split, args.replace
+    )
+    for entry in added:
         print(
             f"{entry.file}: {entry.name!r} added, {entry.events:,} events over "
             f"{entry.duration_us / 1e6:.6g} s, sensor "

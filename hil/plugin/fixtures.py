@@ -16,7 +16,7 @@ from hil.measurement import failure_report
 from hil.plugin.options import path_option
 from hil.plugin.session import session_of
 from hil.plugin.state import state_of
-from hil.recordings import folders
+from hil.recordings import datasets, folders
 
 if TYPE_CHECKING:
     from hil.analysis.checks import HilMeasure
@@ -34,11 +34,18 @@ def recording(recordings_dir: Path) -> Callable[..., recordings.Recording]:
 
     ``recording("moving_bar_128")`` or ``recording("data/run3.aedat4")``. A name is looked
     up in the recordings folder, then among the examples shipped with speck-hil.
+    ``recording.dataset("digits", split="test")`` gives a labelled dataset
+    (``hil.recordings.datasets``).
     """
 
     def load(name_or_path: str | os.PathLike, **kwargs) -> recordings.Recording:
         return folders.resolve(name_or_path, recordings_dir, **kwargs)
 
+    def dataset(name: str, split: str | None = None) -> datasets.Dataset:
+        """The labelled samples of dataset ``name`` (a folder with its own manifest)."""
+        return datasets.dataset(name, split, recordings_dir)
+
+    load.dataset = dataset
     return load
 
 
@@ -57,12 +64,11 @@ def measure(request: pytest.FixtureRequest) -> Iterator[HilMeasure]:
 
     Every measurement is kept; the test fails at its end, listing each one out of limits.
     """
-    from hil.analysis.checks import (
-        HilMeasure,  # the analyses load torch and sinabs: only when asked
-    )
+    # the analyses load torch and sinabs: only when asked; the sweep's check is the highest
+    from hil.conversion.measure import ConversionMeasure
 
     state = state_of(request.node)
-    state.measure = HilMeasure()
+    state.measure = ConversionMeasure()
     yield state.measure
     late = state.measure.failures[state.judged :]
     if late:

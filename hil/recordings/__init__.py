@@ -4,7 +4,8 @@
 ``recordings.save`` writes the native layout, ``recordings.by_name`` finds one through a
 folder's manifest. The modules of this package, in the order they build on each other: ``base``
 (the ``Recording``), ``hdf5`` (the native layout), ``formats`` (telling formats apart, the
-others), ``manifest``, ``folders`` (which folder a name is looked up in), ``synthetic``.
+others), ``manifest``, ``folders`` (which folder a name is looked up in), ``datasets``
+(labelled recordings), ``synthetic``.
 """
 
 from hil.recordings.base import ORIGIN_KEY, Recording, RecordingError, file_sha256, rebased
@@ -17,6 +18,7 @@ from hil.recordings.manifest import (
     add_to_manifest,
     by_name,
     manifest_entry,
+    manifest_update,
     read_manifest,
     recordings_dir,
     verify_entry,
@@ -38,6 +40,7 @@ __all__ = [
     "file_sha256",
     "load",
     "manifest_entry",
+    "manifest_update",
     "read_manifest",
     "rebased",
     "recordings_dir",

@@ -90,12 +90,18 @@ def add(
     files: Sequence[str | os.PathLike],
     folder: str | os.PathLike,
     name: str | None = None,
-    description: str = "",
+    description: str | None = None,
+    label: str | int | None = None,
+    split: str | None = None,
+    replace: bool = False,
 ) -> list[recordings.ManifestEntry]:
-    """Convert each file into ``folder`` as ``NAME.h5`` and write its manifest entry.
+    """Convert each file into ``folder`` as ``NAME.h5`` and write its manifest entry, with
+    ``label`` and ``split`` for a labelled dataset's samples.
 
     Every file is read (and so validated) before anything is written, so one bad file leaves
-    the folder as it was. ``name`` is for a single file; otherwise each keeps its stem.
+    the folder as it was. ``name`` is for a single file; otherwise each keeps its stem. A
+    name already in the manifest is refused unless ``replace``; a replaced entry keeps its
+    description unless a new one is given.
     """
     if name is not None and len(files) != 1:
         raise ValueError(f"--name names one recording, but {len(files)} files were given")
@@ -109,23 +115,35 @@ def add(
             raise ValueError(f"recording name {new!r}: use letters, digits, '_' and '-' only")
     if len(set(names)) != len(names):
         raise ValueError(f"two files would share a name: {', '.join(sorted(names))}")
-    manifest = folder / recordings.MANIFEST
-    entries = recordings.read_manifest(folder) if manifest.is_file() else {}
+    if label is not None and (isinstance(label, bool) or not isinstance(label, str | int)):
+        raise ValueError(f"--label {label!r}: give a class number or name")
+    if isinstance(label, str) and not label.strip():
+        raise ValueError("--label is empty: give a class number or name")
+    if split is not None and not split.strip():
+        raise ValueError("--split is empty: give a split name such as test")
     added = []
-    for new, source, recording in zip(names, files, loaded, strict=True):
-        target = folder / f"{new}.h5"
-        metadata = {
-            k: v
-            for k, v in recording.metadata.items()
-            if isinstance(v, (str, int, float, bool)) and k not in ("description",)
-        }
-        metadata.setdefault("source", Path(source).name)
-        if description:
-            metadata["description"] = description
-        recordings.save(target, recording.events, recording.sensor_size, **metadata)
-        entries[new] = recordings.manifest_entry(new, target, description)
-        added.append(entries[new])
-    recordings.write_manifest(folder, entries)
+    with recordings.manifest_update(folder) as entries:
+        taken = [new for new in names if new in entries]
+        if taken and not replace:
+            raise ValueError(
+                f"{folder / recordings.MANIFEST} already has {', '.join(taken)}; "
+                "give --replace to replace, or --name for another name"
+            )
+        for new, source, recording in zip(names, files, loaded, strict=True):
+            kept = entries[new].description if new in entries else ""
+            text = kept if description is None else description
+            target = folder / f"{new}.h5"
+            metadata = {
+                k: v
+                for k, v in recording.metadata.items()
+                if isinstance(v, (str, int, float, bool)) and k not in ("description",)
+            }
+            metadata.setdefault("source", Path(source).name)
+            if text:
+                metadata["description"] = text
+            recordings.save(target, recording.events, recording.sensor_size, **metadata)
+            entries[new] = recordings.manifest_entry(new, target, text, label, split)
+            added.append(entries[new])
     return added
 
 

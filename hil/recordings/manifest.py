@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomli_w
+from filelock import FileLock, Timeout
 
 from hil.files import unreadable_file, write_atomic
 from hil.recordings.base import Recording, RecordingError, first_line, recording_sensor_size
@@ -33,6 +38,8 @@ class ManifestEntry:
     events: int
     sha256: str
     description: str
+    label: str | int | None = None  # the class of a labelled dataset's sample
+    split: str | None = None  # which part of a dataset: "train", "test", ...
 
 
 def recordings_dir(directory: str | os.PathLike | None = None) -> Path:
@@ -105,6 +112,12 @@ def _manifest_entry(path: Path, directory: Path, name: str, raw: object) -> Mani
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise bad(f"description must be a string, not {description!r}")
+    label = raw.get("label")
+    if label is not None and (isinstance(label, bool) or not isinstance(label, str | int)):
+        raise bad(f"label must be a class name or number, not {label!r}")
+    split = raw.get("split")
+    if split is not None and (not isinstance(split, str) or not split):
+        raise bad(f"split must be a name such as 'test', not {split!r}")
     sensor_size = raw["sensor_size"]
     try:
         if not isinstance(sensor_size, list) or any(
@@ -122,33 +135,73 @@ def _manifest_entry(path: Path, directory: Path, name: str, raw: object) -> Mani
         events=raw["events"],
         sha256=digest,
         description=description,
+        label=label,
+        split=split,
     )
 
 
+MANIFEST_HEADER = "# Written by speck-hil: `speck-hil recordings add` writes it.\n\n"
+#: How long a writer waits for another process's manifest update to finish.
+MANIFEST_LOCK_TIMEOUT_S = 60.0
+
+
 def write_manifest(directory: str | os.PathLike, entries: dict[str, ManifestEntry]) -> Path:
-    """Rewrite the manifest (sorted by name) atomically."""
+    """Rewrite the manifest (sorted by name) atomically. TOML is written by tomli-w, so any
+    name or description (quotes, newlines, non-ASCII) reads back as it was written. Callers
+    that read, change and write the manifest hold ``manifest_update`` instead."""
     directory = Path(directory)
-    lines = ["# Written by `speck-hil recordings synth ... --add-to-manifest`.", ""]
-    for name in sorted(entries):
-        e = entries[name]
-        lines += [
-            f"[recordings.{name}]",
-            f'file = "{e.file.relative_to(directory).as_posix()}"',
-            f"sensor_size = [{', '.join(str(s) for s in e.sensor_size)}]",
-            f"duration_us = {e.duration_us}",
-            f"events = {e.events}",
-            f'sha256 = "{e.sha256}"',
-            f"description = {_toml_string(e.description)}",
-            "",
-        ]
-    return write_atomic(directory / MANIFEST, "\n".join(lines))
+    table = {name: _entry_table(directory, entries[name]) for name in sorted(entries)}
+    return write_atomic(
+        directory / MANIFEST, MANIFEST_HEADER + tomli_w.dumps({"recordings": table})
+    )
 
 
-def _toml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+@contextmanager
+def manifest_update(directory: str | os.PathLike) -> Iterator[dict[str, ManifestEntry]]:
+    """The folder's manifest entries (none when it has no manifest yet) to change in place,
+    written back when the block ends. A lock file beside the manifest keeps two writers (two
+    `speck-hil recordings add` at once) from losing each other's entries."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(directory / f".{MANIFEST}.lock", timeout=MANIFEST_LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RecordingError(
+            directory / MANIFEST,
+            f"another process has held the manifest's lock for {MANIFEST_LOCK_TIMEOUT_S:g} s",
+        ) from None
+    try:
+        entries = read_manifest(directory) if (directory / MANIFEST).exists() else {}
+        yield entries
+        write_manifest(directory, entries)
+    finally:
+        lock.release()
 
 
-def manifest_entry(name: str, path: Path, description: str) -> ManifestEntry:
+def _entry_table(directory: Path, entry: ManifestEntry) -> dict:
+    table = {
+        "file": entry.file.relative_to(directory).as_posix(),
+        "sensor_size": list(entry.sensor_size),
+        "duration_us": entry.duration_us,
+        "events": entry.events,
+        "sha256": entry.sha256,
+        "description": entry.description,
+    }
+    if entry.label is not None:
+        table["label"] = entry.label
+    if entry.split is not None:
+        table["split"] = entry.split
+    return table
+
+
+def manifest_entry(
+    name: str,
+    path: Path,
+    description: str,
+    label: str | int | None = None,
+    split: str | None = None,
+) -> ManifestEntry:
     recording = load(path)
     return ManifestEntry(
         name=name,
@@ -158,22 +211,19 @@ def manifest_entry(name: str, path: Path, description: str) -> ManifestEntry:
         events=len(recording),
         sha256=recording.sha256,
         description=description,
+        label=label,
+        split=split,
     )
 
 
 def add_to_manifest(path: str | os.PathLike, description: str, name: str | None = None) -> Path:
     """Add (or refresh) the entry for the recording at ``path`` in its folder's manifest."""
     path = Path(path)
-    directory = path.parent
-    try:
-        entries = read_manifest(directory)
-    except RecordingError:
-        if (directory / MANIFEST).exists():
-            raise
-        entries = {}
     name = name or path.stem
-    entries[name] = manifest_entry(name, path, description)
-    return write_manifest(directory, entries)
+    entry = manifest_entry(name, path, description)
+    with manifest_update(path.parent) as entries:
+        entries[name] = entry
+    return path.parent / MANIFEST
 
 
 def by_name(name: str, directory: str | os.PathLike | None = None) -> Recording:

@@ -6,12 +6,12 @@ they record skipped measurements with the reason. Limits come from the device pr
 test gives its own.
 """
 
-import numpy as np
 import pytest
 
 from fixtures.direction import CLASSES, direction_net, direction_recording
 from fixtures.direction import INPUT_SHAPE as DIRECTION_INPUT
 from hil.examples import INPUT_SHAPE_34, INPUT_SHAPE_128, scnn_34, wide_kernel_128
+from hil.recordings.datasets import Dataset
 
 #: Each held-out stream lasts as long as the slowest bar takes to cross the sensor once
 #: (fixtures/direction.py, SWEEP_S_RANGE): a shorter stream gives too few output spikes for a
@@ -64,17 +64,15 @@ def test_chip_resets_as_the_network_was_made(speck, recording, measure):
 
 def test_trained_classifier_agrees_with_sinabs(speck, measure):
     """A network trained (fixtures/train_direction_net.py) to tell which way a bar moves:
-    the chip's predicted class must match sinabs' on held-out streams, on a noisy chip too."""
+    the chip's predicted class must be right, and match sinabs', on held-out streams, on a
+    noisy chip too. Limits hold against the Wilson 95 % lower end: 0.45 of 12 needs 9 right."""
     chip = speck.deploy(direction_net(), input_shape=DIRECTION_INPUT, monitor="all")
-    correct = agreeing = 0
-    held_out = [(direction, 30_000 + seed) for seed in range(2) for direction in CLASSES]
-    for direction, seed in held_out:
-        stream = direction_recording(direction, seed, duration_s=HELD_OUT_S)
-        run = chip.replay(stream)
-        exit_layer = measure.agreement(run, chip.reference(stream), min_cosine=0.0)[-1]
-        agreeing += exit_layer.class_agreement
-        exit_spikes = run.outputs_of(exit_layer.core)
-        votes = np.bincount(exit_spikes["feature"], minlength=len(CLASSES))
-        correct += int(votes.argmax() == CLASSES.index(direction) and votes.max() > 0)
-    measure("direction_accuracy", correct / len(held_out), lower=0.75)
-    measure("direction_class_agreement", agreeing / len(held_out), lower=0.75)
+    held_out = Dataset.of(
+        "direction",
+        (
+            (direction_recording(direction, 30_000 + seed, duration_s=HELD_OUT_S), label)
+            for seed in range(3)
+            for label, direction in enumerate(CLASSES)
+        ),
+    )
+    measure.accuracy(chip, held_out, min_accuracy=0.45, min_agreement=0.45)

@@ -123,5 +123,5 @@ def test_the_judging_tests_fail_a_chip_that_strays_much_further(tmp_path):
         "tests/hil/test_judging.py::test_chip_agrees_with_sinabs[zero]",
         "tests/hil/test_judging.py::test_trained_classifier_agrees_with_sinabs",
     }
-    accuracy = measured(report, "tests/hil/test_judging.py::test_trained", "direction_accuracy")
+    accuracy = measured(report, "tests/hil/test_judging.py::test_trained", "direction.accuracy")
     assert accuracy and accuracy[0] < 0.5, accuracy
