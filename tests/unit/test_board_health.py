@@ -116,6 +116,7 @@ def test_doctor_refuses_bad_input_and_reports_a_device_error(lab, tmp_path, caps
     assert lab.get(BOARD).health == BAD
 
 
+@pytest.mark.slow
 def test_a_quarantined_board_is_skipped_by_the_next_session_until_cleared(
     pytester, lab, monkeypatch, capsys
 ):
@@ -184,6 +185,7 @@ def pytest_hil_open_device(config, spec, profile):
 """
 
 
+@pytest.mark.slow
 def test_health_check_marks_a_failing_board_bad_and_the_session_goes_on(pytester, lab, monkeypatch):
     pytester.makeconftest(HEALTH_CHECK_CONFTEST)
     pytester.makepyfile(test_devices=DEVICE_TESTS)
