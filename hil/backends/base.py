@@ -249,6 +249,9 @@ class Device(ABC):
     last_host_lag_us: float = 0.0  # the last replay's Run.host_lag_us, set by the backend
     last_config_write_s: float | None = None  # the last configuration write's barrier time
     power_problem: str | None = None  # why the device gives no power samples, if it says
+    #: How long ``probe`` waits for the barrier read's answer (a board's facts may say more:
+    #: ``hil.calibration.board_facts``).
+    probe_timeout_s: float = PROBE_TIMEOUT_S
 
     def deploy(
         self,
@@ -285,7 +288,7 @@ class Device(ABC):
         self._apply(deployment, slow_clk_hz)
         return deployment
 
-    def probe(self, deployment: Deployment | None = None, timeout_s: float = PROBE_TIMEOUT_S):
+    def probe(self, deployment: Deployment | None = None, timeout_s: float | None = None):
         """Raise ``DeviceError`` unless the device answers a barrier read now, with
         ``deployment``'s configuration (loaded again when it belongs to an earlier opening of
         the device) or a one-neuron probe network. Loading a configuration needs no reply, so
@@ -297,7 +300,7 @@ class Device(ABC):
         elif deployment.device is not self:
             deployment = Deployment(self, deployment.mapping, deployment.reset_mode)
             self._apply(deployment, None)
-        deployment.replay(empty_events(), timeout_s=timeout_s)
+        deployment.replay(empty_events(), timeout_s=timeout_s or self.probe_timeout_s)
 
     def _probe_mapping(self) -> Mapping:
         return map_network(

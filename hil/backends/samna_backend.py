@@ -28,6 +28,7 @@ the outputs, so host speed never fails a healthy device.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from operator import attrgetter
 from types import ModuleType
 from typing import Any
@@ -44,7 +45,7 @@ from hil.backends.base import (
     Run,
 )
 from hil.backends.bounded import bounded
-from hil.backends.power import open_power_sampler
+from hil.backends.power import PowerSampler, open_power_sampler
 from hil.backends.spec import DeviceSpec
 from hil.bulk import collector_paused
 from hil.chip.devices import SINK_BUFFERS, SOURCE_BUFFERS
@@ -72,6 +73,10 @@ _owners: dict[tuple[int, str], SamnaDevice] = {}
 
 class SamnaDevice(Device):
     """A devkit opened through ``samna`` (real or emulated)."""
+
+    #: How long a configuration write may take on this board (its board facts may say more:
+    #: ``hil.calibration.board_facts``).
+    config_write_timeout_s: float = CONFIG_WRITE_TIMEOUT_S
 
     def __init__(
         self,
@@ -139,6 +144,26 @@ class SamnaDevice(Device):
         self.last_config_write_s: float | None = None
         self._owner_key = (id(samna), board)
         _owners[self._owner_key] = self
+        self._device_info = device_info
+
+    def board(self) -> SamnaBoard:
+        """The samna objects behind this device, for code that measures the board itself
+        (``speck-hil doctor``) instead of replaying a network. Whatever it loads replaces
+        the deployment's configuration, so the next replay loads that again."""
+        self._applied_hash = None
+        return SamnaBoard(
+            samna=self._samna,
+            chip=self._chip,
+            handle=self._handle,
+            model=self._model,
+            source=self._source,
+            sink=self._sink,
+            stop_watch=self._stop_watch,
+            power=self._power,
+            device_info=self._device_info,
+            realtime=self._realtime,
+            quiet_ms=self._quiet_ms,
+        )
 
     def _apply(self, deployment: Deployment, slow_clk_hz: float | None) -> None:
         if deployment.mapping.config_hash != self._applied_hash:
@@ -179,12 +204,13 @@ class SamnaDevice(Device):
         configuration is written: inputs written before the reply would meet a half-written
         chip. The time it takes is kept (``last_config_write_s``)."""
         started = time.monotonic()
-        deadline = started + CONFIG_WRITE_TIMEOUT_S
+        deadline = started + self.config_write_timeout_s
         with collector_paused():
             self._write_barrier(deployment)
             while not self._replied():
                 if not self._realtime or time.monotonic() > deadline:
-                    within = f" within {CONFIG_WRITE_TIMEOUT_S:g} s" if self._realtime else ""
+                    timeout = self.config_write_timeout_s
+                    within = f" within {timeout:g} s" if self._realtime else ""
                     raise DeviceError(
                         str(self.info),
                         "stopped answering: no reply to the read after applying the "
@@ -376,6 +402,26 @@ class SamnaDevice(Device):
             raise
         except Exception as exc:  # a vanished device cannot be closed; it is released anyway
             raise DeviceError(str(self.info), f"failed to close: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class SamnaBoard:
+    """An open devkit's samna objects (``SamnaDevice.board``): the chip's samna module
+    (``samna.speck2f``), the device handle and its model, the host's source and sink buffers,
+    the stop watch, the power sampler (None without a monitor) and samna's DeviceInfo.
+    ``realtime``: a real board, whose inputs wait for their time on the stop watch."""
+
+    samna: ModuleType
+    chip: ModuleType
+    handle: Any
+    model: Any
+    source: Any
+    sink: Any
+    stop_watch: Any
+    power: PowerSampler | None
+    device_info: Any
+    realtime: bool
+    quiet_ms: int
 
 
 class _Outputs:

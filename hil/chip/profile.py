@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -17,6 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from hil.chip.faults import BoardFaults, faults_from_table
 from hil.chip.profile_schema import profile_problem
 from hil.files import unreadable_file
 
@@ -89,14 +90,6 @@ class DevkitModel:
 
 
 @dataclass(frozen=True)
-class BoardFaults:
-    """What is wrong with an emulated board (``[faults]``; all off by default). Only the
-    emulator reads it, from ``HIL_SIM_PROFILE``."""
-
-    zero_timestamps: bool = False  # old firmware: every power sample is stamped 0
-
-
-@dataclass(frozen=True)
 class ChipProfile:
     name: str
     device_types: tuple[str, ...]
@@ -113,7 +106,7 @@ class ChipProfile:
     source: str
     noise: NoiseModel = NoiseModel()
     devkit: DevkitModel = DevkitModel()
-    faults: BoardFaults = BoardFaults()
+    faults: BoardFaults = field(default_factory=BoardFaults)  # ``hil.chip.faults``
     power: PowerModel | None = None
     calibration: Calibration | None = None
 
@@ -286,11 +279,15 @@ def _build(data: dict, source: str) -> ChipProfile:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{source}: incomplete or malformed profile ({exc!r})") from None
+    try:
+        faults = faults_from_table(data.get("faults", {}), n_cores, source)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from None
     profile = replace(
         profile,
         noise=_noise(data.get("noise", {}), n_cores, source),
         devkit=_flat_table(DevkitModel, "devkit", data.get("devkit", {}), source),
-        faults=_flat_table(BoardFaults, "faults", data.get("faults", {}), source),
+        faults=faults,
     )
     if profile.power is not None:
         _check_power(profile.power, n_cores, source)

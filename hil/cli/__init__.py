@@ -12,14 +12,25 @@ from collections.abc import Sequence
 
 from hil import __version__, backends, chatter
 from hil.backends.samna_guard import guard_samna_import
-from hil.cli import calibrate, check, devices, history, init, recordings, replay, sweep
+from hil.cli import (
+    boards,
+    calibrate,
+    check,
+    devices,
+    doctor,
+    history,
+    init,
+    recordings,
+    replay,
+    sweep,
+)
 from hil.cli.common import EXIT_BAD_INPUT, EXIT_DEVICE, OneLineParser
 from hil.environment import check_environment
 from hil.events import EventError
 from hil.recordings import RecordingError
 
 #: The command groups, in the order ``--help`` lists them.
-COMMANDS = (recordings, init, devices, replay, check, history, calibrate, sweep)
+COMMANDS = (recordings, init, devices, replay, check, history, calibrate, sweep, doctor, boards)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,6 +54,7 @@ def _cores(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     from hil import backends
+    from hil.calibration.board_facts import rest_on_board_facts
     from hil.calibration.search import calibrate
     from hil.files import unwritable_file
 
@@ -69,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     with backends.open_device(args.device, profile=args.profile) as device:
         base = device.profile
         print(f"calibrating {device.info}; the harness's profile: {base.source}")
+        facts = rest_on_board_facts(device)
+        if facts:
+            print(f"  {facts}")
         print(f"  before: {base.budgets_note}")
         result = calibrate(device, args.cores, step_s=args.step, on_step=_progress)
     for line in _summary(result, base):

@@ -441,6 +441,9 @@ class EmulatedDevkit:
         return self._io
 
     def get_power_monitor(self) -> PowerMonitor:
-        """The board's power monitor (samples come from the profile's ``[power]`` model)."""
+        """The board's power monitor (samples come from the profile's ``[power]`` model).
+        A board whose truth says ``faults.missing_power_monitor`` has none: samna raises."""
         self.check_connected()
+        if self.profile.faults.missing_power_monitor:
+            raise RuntimeError(f"device {self.info.serial_number} has no power monitor")
         return self.power_monitor

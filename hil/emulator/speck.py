@@ -84,6 +84,7 @@ import numpy as np
 
 from hil.chip.profile import ChipProfile, load_profile
 from hil.emulator import kernels
+from hil.emulator.faults import silence_dead_cores
 from hil.emulator.packing import PackedChip, pack
 from hil.emulator.program import N_CORES, ChipProgram
 from hil.events import SPIKE_DTYPE
@@ -108,6 +109,7 @@ class Speck:
             from hil.emulator.compile import program_from_config
 
             self.program = program_from_config(config_or_program, self.profile)
+        self.program = silence_dead_cores(self.program, self.profile.faults.dead_cores)
         self.timing = bool(timing)
         noise = self.profile.noise
         self._noisy = noise.enabled

@@ -167,6 +167,14 @@ OPTIONS = {
         "folder of the per-board locks every session on this host shares "
         "(default: speck-hil-locks in the system's temporary folder)",
     ),
+    "hil_health_check": Option(
+        "--hil-health-check",
+        "hil_health_check",
+        "HIL_HEALTH_CHECK",
+        False,
+        "before its first test, run doctor's quick checks on the board a pool or a named "
+        "--device leases: one that fails is marked bad and the session goes on with the others",
+    ),
 }
 
 _TRUE = ("1", "true", "yes", "on")

@@ -22,8 +22,10 @@ import pytest
 
 from hil.backends import DeviceUnavailable
 from hil.backends.spec import DeviceSpec
+from hil.calibration.board_facts import read_facts, use_facts
 from hil.files import unwritable_dir
 from hil.lab.device_session import DeviceSession
+from hil.lab.health import BAD, HealthStore, run_name
 from hil.lab.pool import (
     BoardPool,
     Lease,
@@ -111,6 +113,11 @@ class PoolPlugin:
         self.leases: list[Lease] = []
         self.quarantined: dict[str, str] = {}
         self.notes: list[str] = []
+        #: Boards marked bad by earlier sessions or doctor (``hil.lab.health``), skipped;
+        #: a host's own boards only (labgrid places are the coordinator's).
+        self.health = HealthStore(lock_dir) if self.spec.kind != "labgrid" else None
+        self.marked_bad: dict[str, str] = {}
+        self.health_check = bool(option(self.config, "hil_health_check"))
         #: Under ``-n``, which board each worker of the run holds (``share_boards``).
         self.run_boards: RunBoards | None = None
         self.worker = ""
@@ -186,7 +193,7 @@ class PoolPlugin:
         broken = self.hil.devices.broken
         current = self._current()
         if broken and current and current not in self.quarantined:
-            self._quarantine(current, broken)
+            self._quarantine(current, broken, item.nodeid)
         return result
 
     def _current(self) -> str | None:
@@ -204,7 +211,9 @@ class PoolPlugin:
         # a labgrid place has no run mates: only a BoardPool is asked when to give up
         mates = {"give_up": self._boards_with_others} if self.run_boards is not None else {}
         try:
-            lease = pool.lease(self.wait_s, exclude=self.quarantined, on_wait=self._say, **mates)
+            self._skip_bad_boards(pool)
+            exclude = {**self.quarantined, **self.marked_bad}
+            lease = pool.lease(self.wait_s, exclude=exclude, on_wait=self._say, **mates)
         except NoBoardFree as exc:
             self._holding(None)
             self._use(DeviceSession(str(self.spec), _refuse(str(self.spec), str(exc))))
@@ -216,11 +225,35 @@ class PoolPlugin:
         where = f" (labgrid place {lease.place})" if lease.place else ""
         self.notes.append(f"speck-hil pool {self.spec}: leased {lease.serial}{where}{waited}")
         self.notes += [f"speck-hil pool {self.spec}: {note}" for note in pool.notes()]
-        self._use(DeviceSession(str(lease.board), self.hil.opener(str(lease.board))))
+        self._use(DeviceSession(str(lease.board), self._opener(lease.board)))
+        self._check_health()
 
     def _one_board(self, serial: str) -> BoardPool:
         board = next(b for b in self.pool.boards if b.board_id == serial)
         return BoardPool(str(self.spec), [board], self.lock_dir)
+
+    def _opener(self, board: DeviceSpec):
+        opener, facts = self.hil.opener(str(board)), self._facts(board)
+
+        def open_board():
+            device = opener()
+            note = use_facts(device, facts) if facts is not None else None
+            if note and not any(note in line for line in self.notes):
+                self.notes.append(f"speck-hil pool: board {board.board_id}: {note}")
+            return device
+
+        return open_board
+
+    def _facts(self, board: DeviceSpec):
+        """What doctor last measured on ``board`` (its facts in the lock folder), if any."""
+        path = self.health.facts_path(board) if self.health is not None else None
+        if path is None or not path.is_file():
+            return None
+        try:
+            return read_facts(path)
+        except ValueError as exc:
+            self.notes.append(f"speck-hil pool: board facts not used: {exc}")
+            return None
 
     def _use(self, devices: DeviceSession) -> None:
         self.hil.devices = devices
@@ -236,16 +269,55 @@ class PoolPlugin:
             )
         self.notes += devices.notes
 
-    def _quarantine(self, serial: str, cause: str) -> None:
+    def _skip_bad_boards(self, pool: Pool) -> None:
+        """Leave out the boards marked bad, each said once; NoBoardFree with their reasons
+        when no other board is left."""
+        if self.health is None:
+            return
+        try:
+            bad = self.health.bad(pool.boards)
+        except ValueError as exc:  # a health file that is not one
+            raise pytest.UsageError(f"speck-hil pool: {exc}") from None
+        for serial, health in bad.items():
+            if serial not in self.marked_bad:
+                self.marked_bad[serial] = health.reason
+                self._say(f"skipped: {health.skip_reason()}")
+        if bad and all(b.board_id in self.quarantined or b.board_id in bad for b in pool.boards):
+            raise NoBoardFree("; ".join(health.skip_reason() for health in bad.values()))
+
+    def _check_health(self) -> None:
+        """``--hil-health-check``: doctor's quick checks on the board just leased; a board
+        that fails is marked bad and quarantined (the session moves to a spare)."""
+        if not self.health_check or self.lease is None:
+            return
+        from hil.calibration.doctor import health_check
+
+        serial = self.lease.serial
+        try:
+            problem = health_check(self.hil.devices.open())
+        except Exception as exc:  # it cannot be opened, or doctor cannot test it
+            problem = f"doctor's quick checks could not run: {exc}"
+        if problem is None:
+            self.notes.append(f"speck-hil pool: board {serial} passed doctor's quick checks")
+            return
+        self._say(f"board {serial} failed doctor's quick checks: {problem}")
+        self.hil.devices.broken = f"health check: {problem}"
+        self._quarantine(serial, f"health check: {problem}", "--hil-health-check")
+
+    def _quarantine(self, serial: str, cause: str, found_by: str = "") -> None:
         self.quarantined[serial] = cause
+        if self.health is not None:
+            found_by = found_by or "a device test"
+            self.health.mark(self.lease.board, BAD, cause, found_by, run_name("pytest session"))
         note = f"speck-hil pool: board {serial} quarantined for the rest of the session: {cause}"
         if self.each:
             self.notes.append(f"{note}; its remaining tests skip")
             self._record()
             return
         try:
-            spare = self.pool.try_lease(exclude=self.quarantined)
-            busy = self.pool.busy(self.quarantined)
+            unfit = {**self.quarantined, **self.marked_bad}
+            spare = self.pool.try_lease(exclude=unfit)
+            busy = self.pool.busy(unfit)
         except NoBoardFree as exc:  # a labgrid coordinator that stopped answering
             spare, busy = None, str(exc)
         if spare is None:
@@ -266,7 +338,8 @@ class PoolPlugin:
         self._retire()
         self._holding(spare)
         self.leases.append(spare)
-        self._use(DeviceSession(str(spare.board), self.hil.opener(str(spare.board))))
+        self._use(DeviceSession(str(spare.board), self._opener(spare.board)))
+        self._check_health()
 
     def _say(self, line: str) -> None:
         line = f"speck-hil pool: {line}"
@@ -282,6 +355,7 @@ class PoolPlugin:
             "lock_dir": str(self.lock_dir),
             "leases": [_lease_entry(lease) for lease in self.leases],
             "quarantined": dict(self.quarantined),
+            "marked_bad": dict(self.marked_bad),
         }
         self.hil.record.write()
 
