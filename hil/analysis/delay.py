@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.backends.base import Run
+from hil.chip.profile import ChipProfile, NoiseModel
 from hil.emulator.speck import Speck
 
 WINDOW_SPIKES = 128
@@ -124,8 +125,13 @@ class OutputDelays:
 def zero_latency_outputs(run: Run) -> np.ndarray:
     """What an ideal chip with the run's configuration gives for the run's inputs."""
     deployment = run.deployment
-    chip = Speck(deployment.mapping.config, deployment.device.profile, timing=False)
-    return chip.run(run.inputs)
+    return ideal_chip(deployment.mapping.config, deployment.device.profile).run(run.inputs)
+
+
+def ideal_chip(config_or_program: object, profile: ChipProfile) -> Speck:
+    """The emulator without time and without noise (a profile a lab believes may carry some):
+    every output at the time of the input event that caused it."""
+    return Speck(config_or_program, dataclasses.replace(profile, noise=NoiseModel()), timing=False)
 
 
 def output_delays(run: Run) -> OutputDelays | None:
