@@ -37,8 +37,9 @@ The ideal spikes, in time order (the cause's time), are cut into windows of
    neighbours' for pairing; the per-window delays reported come only from windows with one.
 3. **Better than no delay.** Whichever way a window's delay was found, it is believed only
    when more of its ideal spikes (pooled as in 1.) find a device spike of their neuron near
-   that delay than at no delay at all, by ``MIN_GAIN_OVER_ZERO`` of them (a delay within
-   ``2·TOLERANCE_US`` cannot be told from none and needs not be). Where a neuron fires more
+   that delay than at no delay at all, by ``MIN_GAIN_OVER_ZERO`` of them (pairing's delays
+   beyond ``TOLERANCE_US``; counts' delays beyond ``2·TOLERANCE_US`` must instead be
+   confirmed in ``MIN_CONFIRMED_RUN`` windows in a row). Where a neuron fires more
    often than the bands are wide (a dense network, many outputs per input), every band finds
    a spike and no delay can be shown: chance pile-ups there once read 2.5 ms on a chip done
    4 µs after its last input; and a chip whose noise compounds over six layers gives the
@@ -181,8 +182,9 @@ def match_outputs(
     """Pair ``device`` spikes with ``reference`` (ideal) spikes of the same neuron, tolerating
     lost, extra and jittered spikes (see the module docstring). ``max_lag_us`` bounds the
     delay that can be found; by default, the span of both runs."""
-    if len(reference) == 0 or len(device) == 0:
-        return _unmatched(device, reference)
+    if len(reference) == 0 or len(device) == 0:  # a core whose outputs all went missing:
+        unresolved = {int(layer): (1, 0) for layer in np.unique(reference["layer"])}
+        return dataclasses.replace(_unmatched(device, reference), windows_per_core=unresolved)
     reference = reference[np.argsort(reference["t"], kind="stable")]
     if len(reference) == 0:  # the ideal chip stays silent: no output has a cause to pair with
         return _unmatched(device, reference)
@@ -203,7 +205,7 @@ def match_outputs(
         paired_shown &= paired_delay <= COUNT_BOUND_FACTOR * window_delay + COUNT_BOUND_US
         small = (paired_delay <= _SMALL_US) & (window_delay <= _SMALL_US)
         paired_delay = np.where(small, np.minimum(paired_delay, window_delay), paired_delay)
-        paired_shown &= (paired_delay <= _SMALL_US) | _beats_zero(
+        paired_shown &= (paired_delay <= TOLERANCE_US) | _beats_zero(
             reference_codes, device_codes, windows, paired_delay, packing
         )
         window_delay = np.where(strong, window_delay, paired_delay)

@@ -103,8 +103,16 @@ def stall_report(
     max_drain_us = profile.max_drain_us if max_drain_us is None else max_drain_us
     values = delays.delay_us.astype(np.float64)
     p50, p99 = np.percentile(values, [50, 99]) if len(values) else (0.0, 0.0)
+    last_input = float(run.inputs["t"][-1]) if len(run.inputs) else 0.0
     cores = {
-        core: _core_stall(core, delays, windows, max_delay_us)
+        core: _core_stall(
+            core,
+            delays,
+            windows,
+            drain_beyond_ideal_us(run, ideal, core),
+            last_input,
+            max_delay_us,
+        )
         for core, windows in sorted(delays.windows_per_core.items())
     }
     worst = max(cores.values(), key=lambda stall: stall.peak_us, default=None)
@@ -143,20 +151,31 @@ def stall_report(
 
 
 def _core_stall(
-    core: int, delays: OutputDelays, windows: tuple[int, int], max_delay_us: float
+    core: int,
+    delays: OutputDelays,
+    windows: tuple[int, int],
+    drain_us: float,
+    last_input_us: float,
+    max_delay_us: float,
 ) -> CoreStall:
+    """A core's delay from its windows, and at least its drain: the last output's cause came
+    at or before the last input, so its delay is no less than that (a backlog whose last
+    windows could not be resolved is still measured)."""
     cause, delay = delays.of_core(core)
+    if drain_us > 0:
+        cause, delay = np.r_[cause, last_input_us], np.r_[delay, drain_us]
     if len(delay) == 0:
         return CoreStall(core, 0.0, 0.0, None, *windows)
     peak = int(np.argmax(delay))
     over = np.flatnonzero(delay > max_delay_us)
+    resolved = windows[1] + int(drain_us > max_delay_us)  # the drain alone shows a stall
     return CoreStall(
         core=core,
         peak_us=float(delay[peak]),
         peak_t_us=float(cause[peak]),
         over_limit_from_us=float(cause[over[0]]) if len(over) else None,
         windows=windows[0],
-        resolved=windows[1],
+        resolved=resolved,
     )
 
 
@@ -183,17 +202,23 @@ def rate_lag_us(run: Run, bin_us: int = RATE_BIN_US) -> float:
     return float(np.argmax(correlation[:n_bins]) * bin_us)
 
 
-def drain_beyond_ideal_us(run: Run, ideal: np.ndarray | None = None) -> float:
-    """How long the device kept emitting after the last input, beyond what the ideal chip
-    (``ideal``: its outputs for the run's inputs, computed when not given) needs: a backstop
-    that needs no pairing of outputs with causes, so it sees a backlog whatever the delay
-    estimate made of it. The ideal chip's drain is its last output after the last input."""
-    if len(run.inputs) == 0 or len(run.outputs) == 0:
+def drain_beyond_ideal_us(
+    run: Run, ideal: np.ndarray | None = None, core: int | None = None
+) -> float:
+    """How long the device (or its ``core``) kept emitting after the last input, beyond
+    what the ideal chip (``ideal``: its outputs for the run's inputs, computed when not
+    given) needs: a backstop that needs no pairing of outputs with causes, so it sees a
+    backlog whatever the delay estimate made of it. The ideal chip's drain is its last
+    output after the last input."""
+    outputs = run.outputs if core is None else run.outputs_of(core)
+    if len(run.inputs) == 0 or len(outputs) == 0:
         return 0.0
     last_input = int(run.inputs["t"][-1])
     ideal = zero_latency_outputs(run) if ideal is None else ideal
+    if core is not None:
+        ideal = ideal[ideal["layer"] == core]
     needed = max(0, int(ideal["t"].max()) - last_input) if len(ideal) else 0
-    return float(max(0, int(run.outputs["t"].max()) - last_input - needed))
+    return float(max(0, int(outputs["t"].max()) - last_input - needed))
 
 
 def _slope_per_s(t_us: np.ndarray, values: np.ndarray) -> float:
