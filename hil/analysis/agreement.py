@@ -44,7 +44,7 @@ from hil.recordings import Recording
 DEFAULT_BIN_US = 10_000
 #: The two references must differ by this much (relative count error) for a
 #: recording to show how a chip resets.
-MIN_REFERENCE_SEPARATION = 0.1
+MIN_REFERENCE_SEPARATION = 0.05
 #: The chip must be closer to one reference than to the other by this share of the
 #: references' own separation.
 MIN_MARGIN_SHARE = 0.2

@@ -218,6 +218,7 @@ def match_outputs(
     shown = np.flatnonzero(strong)
     curve = np.interp(np.arange(len(strong)), shown, window_delay[shown])[windows]
     cause_t = packing.time(reference_codes)
+    ceiling = curve + _tolerance(curve)  # refinement follows the evidence, never beyond it
     for _ in range(REFINEMENTS + 1):
         partner, delay, kept = _pair(reference_codes, device_codes, curve, packing)
         window_cause, window_delay = _window_medians(
@@ -225,6 +226,7 @@ def match_outputs(
         )
         if len(window_cause) == 0:
             break
+        window_delay = np.minimum(window_delay, np.interp(window_cause, cause_t, ceiling))
         curve = np.interp(cause_t, window_cause, window_delay)
     chosen = device_codes[partner[kept]]
     order = np.argsort(packing.time(chosen), kind="stable")

@@ -46,6 +46,7 @@ class CoreStall:
     over_limit_from_us: float | None
     windows: int
     resolved: int
+    peak_from_drain: bool = False  # the peak is the drain: a lower bound, no window showed more
 
     @property
     def stalled(self) -> bool:
@@ -176,6 +177,7 @@ def _core_stall(
         over_limit_from_us=float(cause[over[0]]) if len(over) else None,
         windows=windows[0],
         resolved=resolved,
+        peak_from_drain=drain_us > 0 and peak == len(delay) - 1,
     )
 
 

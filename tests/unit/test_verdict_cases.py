@@ -63,11 +63,11 @@ def test_an_overload_of_core_2_is_caught(device, wave):
     truth = true_delays(deployment, inputs, budgets)
     measure = HilMeasure()
     report = measure.no_stall(run)
-    assert report.cores[2].stalled and not report.cores[0].stalled
+    failed = {m.name.removeprefix("scenario.") for m in measure.failures}
+    assert {"delay_max", "drain"} <= failed, [str(m) for m in measure]
+    assert "core2.delay_max" in failed and "core0.delay_max" not in failed
     assert abs(report.cores[2].peak_us / truth[2][0] - 1) < 0.15, (report.cores[2], truth[2])
     assert report.drain_us > 2e5
-    failed = {m.name for m in measure.failures}
-    assert {"delay_max", "core2.delay_max", "drain"} <= failed, failed
 
 
 def test_a_dense_network_on_fast_cores_is_not_read_as_delayed(device, wave):
@@ -140,5 +140,5 @@ def test_a_dense_core_that_cannot_show_a_delay_is_marginal_and_the_drain_still_f
     measure = HilMeasure()
     report = measure.no_stall(replay(deployment, inputs, truth))
     assert report.stalled
-    assert any("drain" in m.name for m in measure.failures)
+    assert "scenario.drain" in {m.name for m in measure.failures}
     assert np.isfinite(report.drain_us)
