@@ -66,7 +66,16 @@ CHIPS = ("deterministic", "noisy")
 #: Agreement and reset mode are asserted up to the shipped noise; beyond, reported only.
 NOISE_ASSERTED = 1.0
 #: Seeds that once gave a wrong verdict, each kept as a named test.
-REGRESSIONS: dict[str, int] = {}
+REGRESSIONS: dict[str, int] = {
+    "noisy-chip-lost-every-output-of-a-stalled-core": 32,  # 34 µs of 4.4 ms: "cannot tell"
+    "stall-peak-after-its-last-resolved-window": 57,  # 6.0 s of 9.9 s: now the drain
+    "noisy-stalled-cores-without-outputs": 78,  # -99.7 % of the peak: now "cannot tell"
+    "noisy-reset-read-on-deep-layers": 21,  # a chip resetting to zero judged 'subtract'
+}
+#: Seeds still judged wrong, beyond the shipped noise: each must stay wrong until fixed.
+KNOWN_WRONG: dict[str, int] = {
+    "noisy-1.6x-counts-skewed-in-a-run-of-windows": 180,  # 1.7 ms read, 0.2 ms true
+}
 
 
 @pytest.fixture(scope="module")
@@ -298,5 +307,12 @@ def test_generated(device, seeds, tally):
 
 @pytest.mark.parametrize("seed", list(REGRESSIONS.values()), ids=list(REGRESSIONS))
 def test_regression(device, seed):
+    results = {seed: evaluate(device, seed)}
+    assert not wrong_verdicts(results), wrong_verdicts(results)
+
+
+@pytest.mark.xfail(strict=True, reason="a known wrong verdict beyond the shipped noise")
+@pytest.mark.parametrize("seed", list(KNOWN_WRONG.values()), ids=list(KNOWN_WRONG))
+def test_known_wrong(device, seed):
     results = {seed: evaluate(device, seed)}
     assert not wrong_verdicts(results), wrong_verdicts(results)
