@@ -37,14 +37,15 @@ The ideal spikes, in time order (the cause's time), are cut into windows of
    neighbours' for pairing; the per-window delays reported come only from windows with one.
 3. **Better than no delay.** Whichever way a window's delay was found, it is believed only
    when more of its ideal spikes (pooled as in 1.) find a device spike of their neuron near
-   that delay than at no delay at all, by ``MIN_GAIN_OVER_ZERO`` of them (pairing's delays
-   beyond ``TOLERANCE_US``; counts' delays beyond ``2·TOLERANCE_US`` must instead be
-   confirmed in ``MIN_CONFIRMED_RUN`` windows in a row). Where a neuron fires more
-   often than the bands are wide (a dense network, many outputs per input), every band finds
-   a spike and no delay can be shown: chance pile-ups there once read 2.5 ms on a chip done
-   4 µs after its last input; and a chip whose noise compounds over six layers gives the
-   ideal chip's neurons partners at its (wrong) count delay a fifth more often than at zero.
-   Such windows are left unresolved, and a stall verdict reads them as "cannot tell".
+   that delay than at no delay at all: by ``MIN_GAIN_OVER_ZERO`` of them for pairing's
+   delays beyond ``TOLERANCE_US``; for the counts' beyond ``2·TOLERANCE_US`` (which pairing
+   already confirmed) by ``MIN_COUNT_GAIN_OVER_ZERO``, in ``MIN_CONFIRMED_RUN`` windows in a
+   row. Where a neuron fires more often than the bands are wide (a dense network, many
+   outputs per input), every band finds a spike and no delay can be shown: chance pile-ups
+   there once read 2.5 ms on a chip done 4 µs after its last input; and a chip whose noise
+   compounds over six layers gave the ideal chip's neurons partners at its (wrong) count
+   delay a fifth more often than at zero. Such windows are left unresolved, and a stall
+   verdict reads them as "cannot tell".
 4. **Pairs.** Each ideal spike is paired with its neuron's device spike nearest that curve,
    kept when within ``TOLERANCE_US`` or ``TOLERANCE_REL`` of the curve's delay (a device spike
    goes to one ideal spike at most). The windows' median delays then draw a finer curve, and
@@ -87,7 +88,8 @@ MIN_COUNT_SUPPORT = 0.05
 COUNT_BOUND_FACTOR = 2.0  # pairing's delay is chance when it exceeds the counts' by this
 COUNT_BOUND_US = 10_000.0  # factor and this much (a chance pile-up in a dense drain)
 MIN_GAIN_OVER_ZERO = 0.3  # of a window's spikes: more partners at its delay than at none
-MIN_CONFIRMED_RUN = 8  # windows in a row: a queue's delay is shared by neighbours
+MIN_COUNT_GAIN_OVER_ZERO = 0.1  # the same for the counts' delays, which pairing confirmed
+MIN_CONFIRMED_RUN = 16  # windows in a row: a queue's delay is shared by neighbours
 SMOOTH_WINDOWS = 5
 TOLERANCE_US = 500.0
 TOLERANCE_REL = 0.25
@@ -199,7 +201,11 @@ def match_outputs(
     )
     paired = _delay_curve(reference_codes, device_codes, windows, max_lag_us, packing)
     window_delay, strong = counted
-    strong &= (window_delay <= _SMALL_US) | _in_long_runs(strong)
+    large = window_delay > _SMALL_US
+    strong[large] &= _beats_zero(
+        reference_codes, device_codes, windows, window_delay, packing, MIN_COUNT_GAIN_OVER_ZERO
+    )[large]
+    strong &= ~large | _in_long_runs(strong)
     if paired is not None:  # pairing's own delay where the counts' was not confirmed,
         paired_delay, paired_shown = paired  # unless the counts rule it out
         paired_shown &= paired_delay <= COUNT_BOUND_FACTOR * window_delay + COUNT_BOUND_US
@@ -258,10 +264,10 @@ def _beats_zero(
     windows: np.ndarray,
     window_delay: np.ndarray,
     packing: _Packing,
+    min_gain: float = MIN_GAIN_OVER_ZERO,
 ) -> np.ndarray:
     """Per window: whether its delay finds partners for more of its anchors (pooled with
-    ``COUNT_POOL`` neighbours on each side) than no delay does, by ``MIN_GAIN_OVER_ZERO`` of
-    them."""
+    ``COUNT_POOL`` neighbours on each side) than no delay does, by ``min_gain`` of them."""
     n_windows = int(windows[-1]) + 1
     by_code = np.argsort(anchor_codes, kind="stable")
     anchor_codes, windows = anchor_codes[by_code], windows[by_code]
@@ -274,7 +280,7 @@ def _beats_zero(
 
     gain = anchors_with_spike(delay - half, delay + half) - anchors_with_spike(-half, half)
     anchors = _pooled(np.bincount(windows, minlength=n_windows), COUNT_POOL)
-    return gain >= MIN_GAIN_OVER_ZERO * anchors
+    return gain >= min_gain * anchors
 
 
 def _in_long_runs(flags: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ truth, on the deterministic chip and on a noisy one (0–2× the shipped ``noisy
 - **reset mode**: the chip deployed as made (must match) and with every core's reset
   flipped (must not); "cannot tell" is counted on its own.
 
-``DETECTOR_SCENARIOS`` (default 12) sets how many scenarios; the full count the README's
+``DETECTOR_SCENARIOS`` (default 6) sets how many scenarios; the full count the README's
 table quotes is ``DETECTOR_SCENARIOS=200 pytest -n 2 -rP tests/unit/test_detector_scenarios.py
 -k generated``. Scenarios run in chunks (each its own test, so ``-n 2`` spreads them) adding
 to a tally the workers share; the chunk completing it prints the table. Seeds that once
@@ -56,7 +56,7 @@ from tests.unit.scenarios import (
 
 pytestmark = pytest.mark.slow
 
-SCENARIOS = int(os.environ.get("DETECTOR_SCENARIOS", "12"))
+SCENARIOS = int(os.environ.get("DETECTOR_SCENARIOS", "6"))
 CHUNK = 6
 CHUNKS = [range(start, min(start + CHUNK, SCENARIOS)) for start in range(0, SCENARIOS, CHUNK)]
 CLASSES = ("stall", "synops", "agreement", "agreement_sinabs", "reset_mode")
