@@ -80,7 +80,7 @@ def test_a_dense_network_on_fast_cores_is_not_read_as_delayed(device, wave):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_six_layer_net_within_budget_does_not_stall_on_the_noisy_chip(device, seed):
     deployment = device.deploy(six_layer_net(), (2, 128, 128), monitor="exit")
-    bar = synthetic.moving_bar(50_000, 0.5, seed=0, sweeps=2)
+    bar = synthetic.moving_bar(50_000, 1.0, seed=0, sweeps=3)
     run = replay(deployment, deployment.mapping.input_spikes(bar), noisy_profile(), seed)
     report = stall_report(run)
     assert not report.stalled, report.reasons
