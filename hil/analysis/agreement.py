@@ -16,20 +16,39 @@ spike for spike, so agreement is measured on what a lab cares about, each with a
 
 ``reset_mode_verdict`` replays one recording against references under both reset modes and
 says which one the chip behaves like, so a chip configured with the wrong reset is caught.
+The references must resolve what the chip does: under reset to zero a neuron that crosses
+threshold twice within one of sinabs' bins fires once there, and on dense input 1 ms bins
+lost enough of those spikes that a chip resetting to zero was judged to behave like
+'subtract'. By default the references are event-driven (``event_reference``: the ideal chip,
+the emulator without time, under each reset mode, one threshold check per input event as on
+the chip); ``dt_us`` asks for sinabs' binned forward instead, ``"auto"`` with bins chosen from
+the input rate (``resolving_dt_us``). When the two references are too close to tell apart,
+or the chip is about as far from both, the verdict is "cannot tell" (``cannot_tell`` says
+why), never a mode.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from hil.analysis.delay import ideal_chip
 from hil.analysis.spikes import neuron_keys
 from hil.backends.base import RESET_MODES, Deployment, Run
 from hil.backends.deploy import reset_mode_of
+from hil.emulator.compile import program_from_config
 from hil.recordings import Recording
 
 DEFAULT_BIN_US = 10_000
+#: The two references must differ by this much (relative count error) for a
+#: recording to show how a chip resets.
+MIN_REFERENCE_SEPARATION = 0.05
+#: The chip must be closer to one reference than to the other by this share of the
+#: references' own separation.
+MIN_MARGIN_SHARE = 0.2
+EVENT_DRIVEN = "event-driven (the ideal chip under each reset)"
 
 
 @dataclass(frozen=True)
@@ -47,17 +66,44 @@ class LayerAgreement:
 
 @dataclass(frozen=True)
 class ResetModeVerdict:
-    """Which reference the chip's output resembles: ``distance`` per reset mode is the mean
-    count distance over layers. ``expected`` is how the network was made (its sinabs neurons'
-    reset), or what the caller said; None when unknown."""
+    """Which reference the chip's output resembles: ``distance`` per reset mode is the
+    relative error of the shallowest monitored layer's total spike count. ``expected`` is
+    how the network was made (its sinabs neurons' reset), or what the caller said; None when
+    unknown."""
 
     deployed: str
     expected: str | None
     distance: dict[str, float]
+    reference: str = ""  # what the references were, as the measurement says it
+    separation: float | None = None  # relative count error between the two references
 
     @property
     def behaves_like(self) -> str:
         return min(self.distance, key=self.distance.get)
+
+    @property
+    def cannot_tell(self) -> str | None:
+        """Why this recording cannot show how the chip resets; None when it can."""
+        if self.separation is not None and self.separation < MIN_REFERENCE_SEPARATION:
+            return (
+                f"the two references differ by only {self.separation:.3f} (relative count "
+                f"error, at least {MIN_REFERENCE_SEPARATION} needed): this recording does "
+                "not show how a chip resets"
+            )
+        if self.separation is not None and min(self.distance.values()) > self.separation:
+            return (
+                f"the chip is farther from both references ({self.distance_text()}) than they "
+                f"are from each other ({self.separation:.3f}): its noise hides its reset"
+            )
+        if self.separation is not None and self.margin < MIN_MARGIN_SHARE * self.separation:
+            return (
+                f"the chip is about as far from both references ({self.distance_text()}; "
+                f"they differ by {self.separation:.3f} from each other)"
+            )
+        return None
+
+    def distance_text(self) -> str:
+        return ", ".join(f"{mode} {value:.3f}" for mode, value in self.distance.items())
 
     @property
     def margin(self) -> float:
@@ -130,26 +176,85 @@ def reset_mode_verdict(
     deployment: Deployment,
     recording: Recording | np.ndarray,
     expected: str | None = None,
-    dt_us: int = 1000,
+    dt_us: int | str | None = None,
 ) -> tuple[ResetModeVerdict, Run, dict[str, Run]]:
-    """Replay ``recording`` and compare the chip with references under both reset modes.
+    """Replay ``recording`` and compare the chip with references under both reset modes:
+    event-driven (``dt_us`` None), or sinabs' forward in ``dt_us`` bins (``"auto"``: bins
+    chosen from the input rate by ``resolving_dt_us``).
 
     Returns the verdict, the device run and the two references (so nothing is recomputed).
     """
     run = deployment.replay(recording)
-    references = {
-        mode: deployment.reference(recording, dt_us=dt_us, reset=mode) for mode in RESET_MODES
-    }
-    distance = {
-        mode: float(np.mean([layer.count_distance for layer in agreement(run, ref)]))
-        for mode, ref in references.items()
-    }
+    return judge_reset_mode(run, recording, expected, dt_us)
+
+
+def judge_reset_mode(
+    run: Run,
+    recording: Recording | np.ndarray | None = None,
+    expected: str | None = None,
+    dt_us: int | str | None = None,
+) -> tuple[ResetModeVerdict, Run, dict[str, Run]]:
+    """``reset_mode_verdict`` on a replay already made (``recording``, what was replayed, is
+    needed only for sinabs' references)."""
+    deployment = run.deployment
+    if dt_us is None:
+        references = {mode: event_reference(deployment, run.inputs, mode) for mode in RESET_MODES}
+        described = EVENT_DRIVEN
+    else:
+        if recording is None:
+            raise ValueError("sinabs' references (dt_us given) need the recording replayed")
+        dt_us = resolving_dt_us(run.inputs) if dt_us == "auto" else int(dt_us)
+        references = {
+            mode: deployment.reference(recording, dt_us=dt_us, reset=mode) for mode in RESET_MODES
+        }
+        described = f"sinabs in {dt_us} µs bins"
     verdict = ResetModeVerdict(
         deployed=deployment.reset_mode,
         expected=expected or network_reset_mode(deployment),
-        distance=distance,
+        distance={mode: _first_layer_count_error(run, ref) for mode, ref in references.items()},
+        reference=described,
+        separation=_first_layer_count_error(references["zero"], references["subtract"]),
     )
     return verdict, run, references
+
+
+def event_reference(deployment: Deployment, inputs: np.ndarray, reset: str | None = None) -> Run:
+    """What the deployment's configuration does on the ideal chip (the emulator without time:
+    every output at the time of its cause), with every core resetting as ``reset`` says (the
+    deployment's own by default): a reference that resolves each input event, however dense
+    the input, for ``agreement`` and the reset-mode verdict. ``inputs`` are chip events."""
+    reset = reset or deployment.reset_mode
+    if reset not in RESET_MODES:
+        raise ValueError(f"reset must be one of {RESET_MODES}; got {reset!r}")
+    profile = deployment.device.profile
+    program = program_from_config(deployment.mapping.config, profile)
+    program.cores = [
+        dataclasses.replace(core, return_to_zero=reset == "zero") if core.used else core
+        for core in program.cores
+    ]
+    outputs = ideal_chip(program, profile).run(inputs)
+    return Run(inputs, outputs, deployment, 0.0, 0.0, reset_mode=reset)
+
+
+def resolving_dt_us(inputs: np.ndarray, ceiling_us: int = 1000) -> int:
+    """A bin width (µs) short enough that the busiest millisecond of ``inputs`` puts at most
+    one event in a bin on average, so that few neurons get two inputs (and can cross
+    threshold twice) within one bin; at most ``ceiling_us``."""
+    if len(inputs) < 2:
+        return ceiling_us
+    per_ms = np.bincount(((inputs["t"] - inputs["t"][0]) // 1000).astype(np.int64))
+    return int(np.clip(1000 // max(int(per_ms.max()), 1), 1, ceiling_us))
+
+
+def _first_layer_count_error(run: Run, reference: Run) -> float:
+    """The relative error of the total spike count of the shallowest monitored layer: how a
+    neuron resets changes how often it fires, and there the chip's noise has had the least
+    chance to change what fires. Misaddressed spikes blur per-neuron maps, and downstream
+    they fire other neurons: on the noisy chip, maps and deep layers (whose counts the noise
+    lowers, as a reset to zero does) both once made a chip that subtracts look like one
+    that resets to zero."""
+    layers = agreement(run, reference)
+    return min(layers, key=lambda layer: layer.layer).count_error if layers else 0.0
 
 
 def network_reset_mode(deployment: Deployment) -> str | None:

@@ -33,7 +33,7 @@ from hil.analysis.agreement import (
 from hil.analysis.lints import LintReport, lint_deployment
 from hil.analysis.plots import plot_run
 from hil.analysis.power import PowerReport, power_report
-from hil.analysis.stall import StallReport, stall_report
+from hil.analysis.stall import CoreStall, StallReport, stall_report
 from hil.analysis.synops import SynopsReport, synops_report
 from hil.backends.base import HOST_LAG_TOLERANCE_US, Deployment, Run
 from hil.measurement import Measure
@@ -93,20 +93,32 @@ class HilMeasure(Measure):
                 better="lower",
             )
             return report
-        where = (
-            f"peak for inputs at t = {report.peak_t_us / 1e6:.3f} s on {run.deployment.device.info}"
-        )
+        device = run.deployment.device.info
+        unknown = report.cannot_tell
+        where = f"peak for inputs at t = {report.peak_t_us / 1e6:.3f} s on {device}"
+        if unknown:
+            where += f"; cannot tell for core(s) {', '.join(map(str, unknown))}: " + _UNRESOLVED
         self(
             f"{prefix}delay_max",
             report.max_us,
             "µs",
             upper=report.max_delay_us,
+            marginal=report.max_delay_us if unknown else None,
             note=where,
             better="lower",
         )
+        for core in report.cores.values():
+            self._core_delay(prefix, core, report.max_delay_us)
         self(f"{prefix}delay_p99", report.p99_us, "µs", better="lower")
         self(f"{prefix}delay_p50", report.p50_us, "µs", better="lower")
-        self(f"{prefix}drain", report.drain_us, "µs", upper=report.max_drain_us, better="lower")
+        self(
+            f"{prefix}drain",
+            report.drain_us,
+            "µs",
+            upper=report.max_drain_us,
+            note="outputs after the last input, beyond what the ideal chip needs",
+            better="lower",
+        )
         self(
             f"{prefix}delay_drift",
             report.drift_us_per_s,
@@ -124,6 +136,19 @@ class HilMeasure(Measure):
             better="higher",
         )
         return report
+
+    def _core_delay(self, prefix: str, core: CoreStall, limit_us: float) -> None:
+        name = f"{prefix}core{core.core}.delay_max"
+        if core.cannot_tell:
+            self.skip(name, f"core {core.core}: cannot tell: {_UNRESOLVED}", "µs")
+            return
+        note = f"core {core.core}, {core.resolved} of {core.windows} windows showed a delay"
+        if core.stalled:
+            note += (
+                f"; over the limit for inputs from t = {core.over_limit_from_us / 1e6:.3f} s, "
+                f"peak for inputs at t = {core.peak_t_us / 1e6:.3f} s"
+            )
+        self(name, core.peak_us, "µs", upper=limit_us, note=note, better="lower")
 
     def agreement(
         self,
@@ -190,11 +215,17 @@ class HilMeasure(Measure):
         return layers
 
     def reset_mode(
-        self, deployment: Deployment, recording: Recording, expected: str | None = None
+        self,
+        deployment: Deployment,
+        recording: Recording,
+        expected: str | None = None,
+        dt_us: int | str | None = None,
     ) -> ResetModeVerdict:
         """Replay ``recording`` and check the chip behaves like the reference under the reset
-        mode the network was made for (or ``expected``), not the other one."""
-        verdict, run, references = reset_mode_verdict(deployment, recording, expected)
+        mode the network was made for (or ``expected``), not the other one. The references
+        are event-driven unless ``dt_us`` asks for sinabs' bins (``"auto"``: chosen from the
+        input rate); a recording that cannot show the reset is recorded as skipped, with why."""
+        verdict, run, references = reset_mode_verdict(deployment, recording, expected, dt_us)
         if verdict.expected is None:
             raise ValueError(
                 "the network's neurons do not say how they reset (mixed or unknown reset_fn); "
@@ -210,12 +241,15 @@ class HilMeasure(Measure):
             return verdict
         note = (
             f"deployed with reset {verdict.deployed!r}, made for {verdict.expected!r}, "
-            f"behaves like {verdict.behaves_like!r}"
+            f"behaves like {verdict.behaves_like!r}; references {verdict.reference}"
         )
         for mode, distance in verdict.distance.items():
             self(f"{prefix}count_distance_{mode}_reference", distance)
-        matches = float(verdict.behaves_like == verdict.expected)
-        self(f"{prefix}reset_mode_matches", matches, lower=1.0, note=note, better="higher")
+        if verdict.cannot_tell:
+            self.skip(f"{prefix}reset_mode_matches", f"cannot tell: {verdict.cannot_tell}")
+        else:
+            matches = float(verdict.behaves_like == verdict.expected)
+            self(f"{prefix}reset_mode_matches", matches, lower=1.0, note=note, better="higher")
         self(f"{prefix}reset_mode_margin", verdict.margin, note=note, better="higher")
         by_mode = {mode: agreement(run, reference) for mode, reference in references.items()}
         self._reports_of(run).reset_modes = (verdict, by_mode)
@@ -374,6 +408,12 @@ class HilMeasure(Measure):
                 return reports
         self.reports.append(RunReports(run))
         return self.reports[-1]
+
+
+_UNRESOLVED = (
+    "its neurons fire more often than a delay can be resolved (a dense layer), so no window "
+    "of its outputs showed one; the drain is the verdict there"
+)
 
 
 def _budget_caveat(run: Run, core: int) -> str:

@@ -35,7 +35,18 @@ The ideal spikes, in time order (the cause's time), are cut into windows of
    (``COUNT_BOUND_FACTOR`` times their delay plus ``COUNT_BOUND_US``: a chance pile-up of
    partners in a backlog's dense drain). A window without either takes its delay from its
    neighbours' for pairing; the per-window delays reported come only from windows with one.
-3. **Pairs.** Each ideal spike is paired with its neuron's device spike nearest that curve,
+3. **Better than no delay.** Whichever way a window's delay was found, it is believed only
+   when more of its ideal spikes (pooled as in 1.) find a device spike of their neuron near
+   that delay than at no delay at all: by ``MIN_GAIN_OVER_ZERO`` of them for pairing's
+   delays beyond ``TOLERANCE_US``; for the counts' beyond ``2·TOLERANCE_US`` (which pairing
+   already confirmed) by ``MIN_COUNT_GAIN_OVER_ZERO``, in ``MIN_CONFIRMED_RUN`` windows in a
+   row. Where a neuron fires more often than the bands are wide (a dense network, many
+   outputs per input), every band finds a spike and no delay can be shown: chance pile-ups
+   there once read 2.5 ms on a chip done 4 µs after its last input; and a chip whose noise
+   compounds over six layers gave the ideal chip's neurons partners at its (wrong) count
+   delay a fifth more often than at zero. Such windows are left unresolved, and a stall
+   verdict reads them as "cannot tell".
+4. **Pairs.** Each ideal spike is paired with its neuron's device spike nearest that curve,
    kept when within ``TOLERANCE_US`` or ``TOLERANCE_REL`` of the curve's delay (a device spike
    goes to one ideal spike at most). The windows' median delays then draw a finer curve, and
    the pairing is repeated ``REFINEMENTS`` times. Device spikes left without a partner (a
@@ -43,15 +54,22 @@ The ideal spikes, in time order (the cause's time), are cut into windows of
 
 The per-window median delay (``window_delay_us``, against the window's median cause time) is
 what a stall verdict reads; the paired outputs give the distribution.
+
+A run's outputs are matched core by core (``output_delays``): a queue delays one core's
+outputs, and a window of every core's spikes has the median of the busiest cores, so an
+overloaded core whose outputs are a few percent of the run's was once read as 4 µs of delay
+while its outputs drained 1.6 s after the last input.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hil.backends.base import Run
+from hil.chip.profile import ChipProfile, NoiseModel
 from hil.emulator.speck import Speck
 
 WINDOW_SPIKES = 128
@@ -69,9 +87,13 @@ MIN_COUNT_SCORE = 5.0  # one delay tested per window, not the best of many: less
 MIN_COUNT_SUPPORT = 0.05
 COUNT_BOUND_FACTOR = 2.0  # pairing's delay is chance when it exceeds the counts' by this
 COUNT_BOUND_US = 10_000.0  # factor and this much (a chance pile-up in a dense drain)
+MIN_GAIN_OVER_ZERO = 0.3  # of a window's spikes: more partners at its delay than at none
+MIN_COUNT_GAIN_OVER_ZERO = 0.1  # the same for the counts' delays, which pairing confirmed
+MIN_CONFIRMED_RUN = 8  # windows in a row: a queue's delay is shared by neighbours
 SMOOTH_WINDOWS = 5
 TOLERANCE_US = 500.0
 TOLERANCE_REL = 0.25
+_SMALL_US = 2 * TOLERANCE_US  # a delay that cannot be told from none
 MIN_MATCHED_PER_WINDOW = 16
 REFINEMENTS = 2  # pairings against the curve the previous pairing's window medians draw
 
@@ -88,24 +110,72 @@ class OutputDelays:
     unmatched_reference: int
     window_cause_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     window_delay_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    #: the core each window's spikes came from (all windows of one core when matched alone)
+    window_core: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    #: per core: windows of ideal spikes in all, and how many of them showed a delay
+    windows_per_core: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def matched(self) -> int:
         return len(self.delay_us)
 
+    def of_core(self, core: int) -> tuple[np.ndarray, np.ndarray]:
+        """The cause times and delays of the windows of ``core``'s spikes."""
+        mine = self.window_core == core
+        return self.window_cause_us[mine], self.window_delay_us[mine]
+
 
 def zero_latency_outputs(run: Run) -> np.ndarray:
     """What an ideal chip with the run's configuration gives for the run's inputs."""
     deployment = run.deployment
-    chip = Speck(deployment.mapping.config, deployment.device.profile, timing=False)
-    return chip.run(run.inputs)
+    return ideal_chip(deployment.mapping.config, deployment.device.profile).run(run.inputs)
+
+
+def ideal_chip(config_or_program: object, profile: ChipProfile) -> Speck:
+    """The emulator without time and without noise (a profile a lab believes may carry some):
+    every output at the time of the input event that caused it."""
+    return Speck(config_or_program, dataclasses.replace(profile, noise=NoiseModel()), timing=False)
 
 
 def output_delays(run: Run) -> OutputDelays | None:
-    """Delays of the run's outputs; None for a time-stepped run, which has no delays."""
+    """Delays of the run's outputs, core by core; None for a time-stepped run, which has no
+    delays."""
     if run.dt_us is not None:
         return None
-    return match_outputs(run.outputs, zero_latency_outputs(run))
+    return match_per_core(run.outputs, zero_latency_outputs(run))
+
+
+def match_per_core(device: np.ndarray, reference: np.ndarray) -> OutputDelays:
+    """``match_outputs`` on each core's spikes alone, merged (windows keep their core)."""
+    cores = np.union1d(np.unique(device["layer"]), np.unique(reference["layer"]))
+    parts = {
+        int(core): match_outputs(
+            device[device["layer"] == core], reference[reference["layer"] == core]
+        )
+        for core in cores
+    }
+    if not parts:
+        return _unmatched(device, reference)
+    merged = {
+        name: np.concatenate([getattr(part, name) for part in parts.values()])
+        for name in ("t_us", "delay_us", "layer", "window_cause_us", "window_delay_us")
+    }
+    order = np.argsort(merged["t_us"], kind="stable")
+    return OutputDelays(
+        t_us=merged["t_us"][order],
+        delay_us=merged["delay_us"][order],
+        layer=merged["layer"][order],
+        unmatched_device=sum(part.unmatched_device for part in parts.values()),
+        unmatched_reference=sum(part.unmatched_reference for part in parts.values()),
+        window_cause_us=merged["window_cause_us"],
+        window_delay_us=merged["window_delay_us"],
+        window_core=np.concatenate(
+            [np.full(len(part.window_cause_us), core, np.uint8) for core, part in parts.items()]
+        ),
+        windows_per_core={
+            core: part.windows_per_core.get(core, (0, 0)) for core, part in parts.items()
+        },
+    )
 
 
 def match_outputs(
@@ -114,6 +184,9 @@ def match_outputs(
     """Pair ``device`` spikes with ``reference`` (ideal) spikes of the same neuron, tolerating
     lost, extra and jittered spikes (see the module docstring). ``max_lag_us`` bounds the
     delay that can be found; by default, the span of both runs."""
+    if len(reference) == 0 or len(device) == 0:  # a core whose outputs all went missing:
+        unresolved = {int(layer): (1, 0) for layer in np.unique(reference["layer"])}
+        return dataclasses.replace(_unmatched(device, reference), windows_per_core=unresolved)
     reference = reference[np.argsort(reference["t"], kind="stable")]
     if len(reference) == 0:  # the ideal chip stays silent: no output has a cause to pair with
         return _unmatched(device, reference)
@@ -128,16 +201,30 @@ def match_outputs(
     )
     paired = _delay_curve(reference_codes, device_codes, windows, max_lag_us, packing)
     window_delay, strong = counted
+    large = window_delay > _SMALL_US
+    strong[large] &= _beats_zero(
+        reference_codes, device_codes, windows, window_delay, packing, MIN_COUNT_GAIN_OVER_ZERO
+    )[large]
+    strong &= ~large | _in_long_runs(strong)
     if paired is not None:  # pairing's own delay where the counts' was not confirmed,
         paired_delay, paired_shown = paired  # unless the counts rule it out
         paired_shown &= paired_delay <= COUNT_BOUND_FACTOR * window_delay + COUNT_BOUND_US
+        small = (paired_delay <= _SMALL_US) & (window_delay <= _SMALL_US)
+        paired_delay = np.where(small, np.minimum(paired_delay, window_delay), paired_delay)
+        paired_shown &= (paired_delay <= TOLERANCE_US) | _beats_zero(
+            reference_codes, device_codes, windows, paired_delay, packing
+        )
         window_delay = np.where(strong, window_delay, paired_delay)
         strong |= paired_shown
+    resolved = {
+        int(layer): (len(strong), int(strong.sum())) for layer in np.unique(reference["layer"])
+    }
     if not strong.any():
-        return _unmatched(device, reference)
+        return dataclasses.replace(_unmatched(device, reference), windows_per_core=resolved)
     shown = np.flatnonzero(strong)
     curve = np.interp(np.arange(len(strong)), shown, window_delay[shown])[windows]
     cause_t = packing.time(reference_codes)
+    ceiling = curve + _tolerance(curve)  # refinement follows the evidence, never beyond it
     for _ in range(REFINEMENTS + 1):
         partner, delay, kept = _pair(reference_codes, device_codes, curve, packing)
         window_cause, window_delay = _window_medians(
@@ -145,6 +232,7 @@ def match_outputs(
         )
         if len(window_cause) == 0:
             break
+        window_delay = np.minimum(window_delay, np.interp(window_cause, cause_t, ceiling))
         curve = np.interp(cause_t, window_cause, window_delay)
     chosen = device_codes[partner[kept]]
     order = np.argsort(packing.time(chosen), kind="stable")
@@ -157,7 +245,54 @@ def match_outputs(
         unmatched_reference=len(reference) - matched,
         window_cause_us=window_cause,
         window_delay_us=window_delay,
+        window_core=_window_cores(reference, cause_t, window_cause),
+        windows_per_core=resolved,
     )
+
+
+def _window_cores(reference: np.ndarray, cause_t: np.ndarray, window_cause: np.ndarray):
+    """The core of each reported window: the core of the ideal spike at its median cause."""
+    if len(reference) == 0 or len(window_cause) == 0:
+        return np.zeros(len(window_cause), np.uint8)
+    index = np.minimum(np.searchsorted(cause_t, window_cause), len(reference) - 1)
+    return reference["layer"][index].astype(np.uint8)
+
+
+def _beats_zero(
+    anchor_codes: np.ndarray,
+    device_codes: np.ndarray,
+    windows: np.ndarray,
+    window_delay: np.ndarray,
+    packing: _Packing,
+    min_gain: float = MIN_GAIN_OVER_ZERO,
+) -> np.ndarray:
+    """Per window: whether its delay finds partners for more of its anchors (pooled with
+    ``COUNT_POOL`` neighbours on each side) than no delay does, by ``min_gain`` of them."""
+    n_windows = int(windows[-1]) + 1
+    by_code = np.argsort(anchor_codes, kind="stable")
+    anchor_codes, windows = anchor_codes[by_code], windows[by_code]
+    delay = window_delay[windows]
+    half = np.maximum(TOLERANCE_US, COUNT_TOLERANCE_REL * delay)
+
+    def anchors_with_spike(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        found = _has_spike(anchor_codes, device_codes, low, high, packing)
+        return _pooled(np.bincount(windows, found, minlength=n_windows), COUNT_POOL)
+
+    gain = anchors_with_spike(delay - half, delay + half) - anchors_with_spike(-half, half)
+    anchors = _pooled(np.bincount(windows, minlength=n_windows), COUNT_POOL)
+    return gain >= min_gain * anchors
+
+
+def _in_long_runs(flags: np.ndarray) -> np.ndarray:
+    """Where ``flags`` is True in a run of at least ``MIN_CONFIRMED_RUN`` windows (or half of
+    them all, for a core with few): a delay one window shows alone is chance."""
+    edges = np.flatnonzero(np.diff(np.r_[0, flags.astype(np.int8), 0]))
+    starts, stops = edges[::2], edges[1::2]
+    needed = min(MIN_CONFIRMED_RUN, -(-len(flags) // 2))
+    kept = np.zeros(len(flags), bool)
+    for start, stop in zip(starts, stops, strict=True):
+        kept[start:stop] = stop - start >= needed
+    return kept
 
 
 def _pair(

@@ -208,12 +208,14 @@ def _reset_mode_panel(
             width,
             color="tab:green" if mode == verdict.expected else "tab:red",
             alpha=0.8,
-            label=f"sinabs, reset {mode}{made_for}\ncount distance {verdict.distance[mode]:.3f}",
+            label=f"{verdict.reference or 'reference'}: reset {mode}{made_for}\n"
+            f"first-layer count error {verdict.distance[mode]:.3f}",
         )
     ax.set_xticks(positions, [f"layer {a.layer}\ncore {a.core}" for a in layers])
-    wrong = verdict.behaves_like != verdict.expected
+    wrong = verdict.behaves_like != verdict.expected and not verdict.cannot_tell
+    outcome = "cannot tell" if verdict.cannot_tell else "WRONG" if wrong else "as made"
     ax.set_title(
-        f"reset mode: {'WRONG' if wrong else 'as made'}: deployed {verdict.deployed!r}, "
+        f"reset mode: {outcome}: deployed {verdict.deployed!r}, "
         f"made for {verdict.expected!r}, the chip behaves like {verdict.behaves_like!r}",
         color="red" if wrong else "black",
     )

@@ -99,6 +99,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _print_verdicts(run, monitor: str) -> bool:
     """Every check the run allows, each with its limit; True when one failed."""
     from hil.analysis.checks import HilMeasure
+    from hil.measurement import Outcome
 
     measure = HilMeasure()
     measure.fits_memory(run.deployment)
@@ -117,10 +118,17 @@ def _print_verdicts(run, monitor: str) -> bool:
     for m in judged:
         note = f"  ({m.note})" if m.failed and m.note else ""
         print(f"  {m.name:<{width}}{m.value_text():<22}limit {m.limit_text():<22}{m.outcome}{note}")
+    skipped += [m.note for m in measure if m.outcome is Outcome.SKIPPED and m.note]
     for reason in skipped:
         print(f"  not judged: {reason}")
     failures = measure.failures
-    print(f"{len(failures)} of {len(judged)} verdicts failed" if failures else "all verdicts pass")
+    unsure = [m for m in judged if m.outcome is Outcome.MARGINAL]
+    if failures:
+        print(f"{len(failures)} of {len(judged)} verdicts failed")
+    elif unsure:  # "all pass" would hide what could not be told
+        print(f"no verdict failed; {len(unsure)} marginal: {', '.join(m.name for m in unsure)}")
+    else:
+        print("all verdicts pass")
     return bool(failures)
 
 
