@@ -7,6 +7,7 @@ on stderr naming the file and the problem, never a traceback (``hil.cli.common``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -24,7 +25,7 @@ from hil.cli import (
     replay,
     sweep,
 )
-from hil.cli.common import EXIT_BAD_INPUT, EXIT_DEVICE, OneLineParser
+from hil.cli.common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_OK, OneLineParser
 from hil.environment import check_environment
 from hil.events import EventError
 from hil.recordings import RecordingError
@@ -43,9 +44,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         check_environment()
-        return args.command(args)
+        code = args.command(args)
+        sys.stdout.flush()  # a closed pipe is found here, not at exit
+        return code
+    except BrokenPipeError:  # `speck-hil ... | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except (RecordingError, EventError, ValueError) as exc:  # ModelError too
         print(f"speck-hil: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # an output that failed while written (a full disk, a lost mount)
+        print(f"speck-hil: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except backends.DeviceError as exc:
         print(f"speck-hil: device error: {exc}", file=sys.stderr)
