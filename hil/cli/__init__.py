@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from hil import __version__, backends, chatter
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_environment()
         code = args.command(args)
         sys.stdout.flush()  # a closed pipe is found here, not at exit
+        if argv is None:  # the process's own command: threads a model file left end with it
+            _end_with_stray_threads(code)
         return code
     except BrokenPipeError:  # `speck-hil ... | head -1`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -59,6 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except backends.DeviceError as exc:
         print(f"speck-hil: device error: {exc}", file=sys.stderr)
         return EXIT_DEVICE
+
+
+def _end_with_stray_threads(code: int) -> None:
+    """A model file (code the user gave) may start a thread that never ends; the command is
+    done, so the process ends now instead of waiting for it forever."""
+    stray = [t.name for t in threading.enumerate() if t.is_alive() and not t.daemon]
+    stray = [name for name in stray if name != threading.main_thread().name]
+    if stray:
+        print(f"speck-hil: note: ended thread {stray[0]!r} the model left running", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def build_parser() -> argparse.ArgumentParser:
