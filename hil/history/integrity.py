@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from hil.files import unwritable_file
+from hil.files import unreadable_file, unwritable_file
 
 #: How long the open-time check waits for another writer before calling the file locked.
 LOCK_WAIT_S = 5.0
@@ -29,7 +29,7 @@ def sqlite_problem(database: str | None, create: bool, meta_table: str) -> str |
         return "an in-memory database is gone when the process ends; give a file"
     path = Path(database)
     if not path.exists():
-        return unwritable_file(path) if create else None
+        return unwritable_file(path) if create else unreadable_file(path)
     if not path.is_file():
         return "is not a regular file"
     with path.open("rb") as f:

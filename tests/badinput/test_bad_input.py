@@ -18,11 +18,11 @@ import pytest
 import sinabs.layers  # noqa: F401 (so it outlives the in-process runs: extensions load once)
 from corpus import (
     BAD_BUILDERS,
-    BIG_MODELS,
     BAD_MANIFESTS,
     BAD_OPTIONS,
     BAD_PROFILES,
     BAD_RECORDINGS,
+    BIG_MODELS,
     CODE_EXECUTION,
     MARKER,
     UNSUPPORTED_LAYERS,
