@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from corpus import ELSEWHERE_RECORDINGS, good_events
+from corpus import BIG_MODELS, ELSEWHERE_RECORDINGS, good_events
 from test_bad_input import EXIT_BAD_INPUT, NO_BENCHMARK, cli, one_line, snapshot
 
 from hil import recordings
@@ -479,3 +479,18 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
     err = process.stderr.read().decode()
     assert process.wait(timeout=HANG_S) == 0
     assert err == ""
+
+
+@pytest.mark.parametrize("bad", BIG_MODELS, ids=repr)
+def test_a_model_file_asking_for_a_lot_is_refused_before_allocating(bad, tmp_path):
+    """A few hundred bytes that call ``Linear(100000, 100000)`` (40 GB): sized on torch's meta
+    device and refused, the process's peak memory unchanged."""
+    from hil.models import ModelError, load_model
+
+    path = bad.build(tmp_path)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelError) as error:
+        load_model(path)
+    assert "parameters, more than" in one_line(str(error.value), bad.names)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+    assert grown_kib < 200 * 1024, f"refusing it took {grown_kib} KiB"
