@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,11 +82,11 @@ def read_file(path: Path) -> RunEntry:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise HistoryError(f"{path}: cannot be read: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HistoryError(f"{path}: not JSON ({exc})") from None
+    from hil.history.validate import check_record, parse_json
+
+    data = parse_json(text, str(path))
     if isinstance(data, dict) and data.get("format") == RECORD_FORMAT:
+        check_record(data, str(path))
         return from_record(data, where=str(path), source="run record")
     if isinstance(data, dict) and "benchmarks" in data and "machine_info" in data:
         return from_benchmark(data, where=str(path), digest=hashlib.sha256(text.encode()))

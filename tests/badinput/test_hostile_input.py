@@ -494,3 +494,96 @@ def test_a_model_file_asking_for_a_lot_is_refused_before_allocating(bad, tmp_pat
     assert "parameters, more than" in one_line(str(error.value), bad.names)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
     assert grown_kib < 200 * 1024, f"refusing it took {grown_kib} KiB"
+
+
+# --- history import of hostile JSON -----------------------------------------------------------
+
+
+def _record(**session) -> dict:
+    from hil.history.records import RECORD_FORMAT, RECORD_VERSION
+
+    provenance = {"versions": {}, "git": {}, "profile": {}, "host": {"name": "bench"}}
+    return {
+        "format": RECORD_FORMAT,
+        "version": RECORD_VERSION,
+        "session": {
+            "run_id": "run-1",
+            "started": "2026-01-01T00:00:00+00:00",
+            "ended": "2026-01-01T00:01:00+00:00",
+            "provenance": provenance,
+            "device": {},
+            **session,
+        },
+        "tests": [{"nodeid": "t.py::a", "measurements": [{"name": "cost $x$ $", "value": 1.5}]}],
+    }
+
+
+def _hostile_records() -> dict[str, tuple[str, str]]:
+    """File name -> (its JSON text, what its one line must say)."""
+    import json
+
+    from hil.history.records import RECORD_VERSION
+
+    def changed(change) -> str:
+        record = _record()
+        change(record)
+        return json.dumps(record)
+
+    def value(record, v):
+        record["tests"][0]["measurements"][0]["value"] = v
+
+    return {
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nested deeper"),
+        "digits.json": (changed(lambda r: value(r, 10**400)), "401 digits"),
+        "year1.json": (
+            json.dumps(_record(started="0001-01-01T00:00:00+05:00")),
+            "session.started: the year 1",
+        ),
+        "year9999.json": (
+            json.dumps(_record(started="9999-12-31T23:00:00-05:00")),
+            "the year 9999",
+        ),
+        "device.json": (json.dumps(_record(device="speck")), "session.device is a str"),
+        "host.json": (
+            changed(lambda r: r["session"]["provenance"].update(host=3)),
+            "session.provenance.host is a int",
+        ),
+        "versions.json": (
+            changed(lambda r: r["session"]["provenance"].update(versions=["1.0"])),
+            "versions is a list",
+        ),
+        "replays.json": (
+            changed(lambda r: r["tests"][0].update(replays="a.h5")),
+            "tests[0].replays",
+        ),
+        "newer.json": (
+            changed(lambda r: r.update(version=RECORD_VERSION + 1)),
+            "upgrade speck-hil",
+        ),
+    }
+
+
+def test_history_import_of_hostile_json(tmp_path, capsys):
+    """Each bad file is one line naming it and its field; the good file after them is stored."""
+    import json
+
+    folder = tmp_path / "records"
+    folder.mkdir()
+    cases = _hostile_records()
+    for name, (text, _) in cases.items():
+        (folder / name).write_text(text)
+    (folder / "z-good.json").write_text(json.dumps(_record()))
+    db = tmp_path / "h.sqlite"
+    code, out, err = bounded(lambda: cli(capsys, "history", "import", folder, "--db", db))
+    assert code == EXIT_BAD_INPUT
+    lines = err.splitlines()
+    assert len(lines) == len(cases), err
+    for name, (_, says) in cases.items():
+        (line,) = [line for line in lines if f"{name}:" in line]
+        assert says in line, line
+    assert "z-good.json: stored" in out
+    # a `$` in a measurement name is text in the report's pictures, not mathtext
+    report = tmp_path / "report"
+    code, _, err = cli(capsys, "history", "report", "--db", db, "--out", report)
+    assert code == 0, err
+    assert list(report.rglob("*.png"))
