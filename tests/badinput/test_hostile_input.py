@@ -587,3 +587,36 @@ def test_history_import_of_hostile_json(tmp_path, capsys):
     code, _, err = cli(capsys, "history", "report", "--db", db, "--out", report)
     assert code == 0, err
     assert list(report.rglob("*.png"))
+
+
+def test_a_refused_run_is_kept_when_the_folder_is_read_only(pytester, monkeypatch, tmp_path):
+    """The history refuses the run at the end, no --hil-report is given and the folder pytest
+    runs in cannot be written (/proc here): the record goes to the temporary folder."""
+    import tempfile
+
+    from hil.history.records import HistoryError
+    from hil.history.store import HistoryStore
+
+    def refuse(self, entry):
+        raise HistoryError("history h.sqlite: cannot store a run: database or disk is full")
+
+    spare = tmp_path / "spare"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    monkeypatch.setattr(HistoryStore, "append", refuse)
+    monkeypatch.delenv("HIL_REPORT", raising=False)
+    test_file = pytester.makepyfile("def test_measures(measure):\n    measure('x', 1.0)\n")
+    db = pytester.path / "h.sqlite"
+    monkeypatch.chdir("/proc")
+    result = pytester.runpytest(
+        NO_BENCHMARK,
+        "-p",
+        "no:cacheprovider",
+        f"--rootdir={pytester.path}",
+        f"--hil-history={db}",
+        str(test_file),
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*this run was NOT stored*", f"*run record kept at {spare}*"])
+    (kept,) = spare.glob("hil-run-*.json")
+    assert '"x"' in kept.read_text()
