@@ -353,7 +353,8 @@ BAD_RECORDINGS = [
     Bad("recording-is-a-directory", lambda folder: _mkdir(folder / "dir.h5"), "dir.h5"),
     Bad("recording-empty", _bytes("empty.h5", b""), "empty.h5"),
     Bad("recording-text", _bytes("notes.h5", b"lab notes\n"), "notes.h5"),
-    *ELSEWHERE_RECORDINGS,
+    *ELSEWHERE_RECORDINGS[1:],  # the FIFO-backed one hangs in libhdf5 (holding the GIL) when
+    # read: test_hostile_input.py runs it in a process with a timeout
 ]
 
 
