@@ -362,9 +362,10 @@ def test_a_slow_core_gives_a_positive_latency(tmp_path, monkeypatch, capsys):
     out = tmp_path / "lab.toml"
     code, _, err = cli(capsys, "calibrate", "--device", "sim", "--cores", "0", "--out", out)
     assert code == 0, err
-    timing = tomllib.loads(out.read_text())["timing"]
-    assert timing["synops_per_s"][0] == pytest.approx(1e6, rel=0.02)
-    assert 0 <= timing["pipeline_latency_us"] < 50
+    profile = tomllib.loads(out.read_text())
+    assert profile["timing"]["synops_per_s"][0] == pytest.approx(1e6, rel=0.02)
+    assert 0 <= profile["timing"]["pipeline_latency_us"] < 50
+    assert 0 <= profile["calibration"]["latency_us_per_core"][0] < 50
 
 
 def test_a_core_beyond_the_inputs_reach_is_not_measured_not_bad_input(
