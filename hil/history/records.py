@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hil.history.validate import RecordProblem, check_record, parse_json
 from hil.measurement import BETTER
 
 RECORD_FORMAT = "speck-hil run record"
@@ -82,11 +83,13 @@ def read_file(path: Path) -> RunEntry:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise HistoryError(f"{path}: cannot be read: {exc}") from None
-    from hil.history.validate import check_record, parse_json
-
-    data = parse_json(text, str(path))
+    try:
+        data = parse_json(text, str(path))
+        if isinstance(data, dict) and data.get("format") == RECORD_FORMAT:
+            check_record(data, str(path), RECORD_VERSION)
+    except RecordProblem as exc:
+        raise HistoryError(str(exc)) from None
     if isinstance(data, dict) and data.get("format") == RECORD_FORMAT:
-        check_record(data, str(path))
         return from_record(data, where=str(path), source="run record")
     if isinstance(data, dict) and "benchmarks" in data and "machine_info" in data:
         return from_benchmark(data, where=str(path), digest=hashlib.sha256(text.encode()))

@@ -3,8 +3,9 @@
 The files come from other machines and other versions: nesting deep enough to exhaust
 Python's parser, integers of hundreds of digits (no float holds them), times whose UTC
 conversion leaves the calendar (year 1 with an offset), fields of the wrong type where an
-object is expected, a record written by a newer speck-hil. Each is one ``HistoryError``
-naming the file and the field, so one bad file never stops the files after it.
+object is expected, a record written by a newer speck-hil. Each is one problem line naming
+the file and the field (``hil.history.records`` raises it), so one bad file never stops the
+files after it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from hil.history.records import RECORD_FORMAT, RECORD_VERSION, HistoryError
+
+class RecordProblem(ValueError):
+    """One line naming the file and the field; ``records`` turns it into a HistoryError."""
+
 
 #: The longest integer literal a record may hold (int64 has 19 digits).
 MAX_INT_DIGITS = 20
@@ -35,31 +39,30 @@ def parse_json(text: str, where: str) -> Any:
     try:
         return json.loads(text, parse_int=lambda digits: _bounded_int(digits, where))
     except RecursionError:
-        raise HistoryError(f"{where}: nested deeper than a run record can be") from None
+        raise RecordProblem(f"{where}: nested deeper than a run record can be") from None
     except json.JSONDecodeError as exc:
-        raise HistoryError(f"{where}: not JSON ({exc})") from None
+        raise RecordProblem(f"{where}: not JSON ({exc})") from None
 
 
-def check_record(data: dict, where: str) -> None:
-    """Refuse a run record ``from_record`` would crash on or misread."""
-    if data.get("format") != RECORD_FORMAT:
-        return
+def check_record(data: dict, where: str, reads_version: int) -> None:
+    """Refuse a run record ``from_record`` would crash on or misread; ``reads_version`` is
+    the record version this speck-hil reads."""
     version = data.get("version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > RECORD_VERSION:
-        raise HistoryError(
+    if isinstance(version, int) and not isinstance(version, bool) and version > reads_version:
+        raise RecordProblem(
             f"{where}: run record format version {version} was written by a newer speck-hil "
-            f"(this one reads {RECORD_VERSION}); upgrade speck-hil to import it"
+            f"(this one reads {reads_version}); upgrade speck-hil to import it"
         )
     for path, name in OBJECTS:
         parent = _at(data, path)
         value = parent.get(name) if isinstance(parent, dict) else None
         if value is not None and not isinstance(value, dict):
             field = ".".join((*path, name))
-            raise HistoryError(f"{where}: {field} is a {type(value).__name__}, not an object")
+            raise RecordProblem(f"{where}: {field} is a {type(value).__name__}, not an object")
     versions = _at(data, ("session", "provenance", "versions")) or {}
     for key, value in versions.items():
         if value is not None and not isinstance(value, str):
-            raise HistoryError(f"{where}: session.provenance.versions.{key} is {value!r}")
+            raise RecordProblem(f"{where}: session.provenance.versions.{key} is {value!r}")
     session = data.get("session") if isinstance(data.get("session"), dict) else {}
     for name in ("started", "ended"):
         _check_time(session.get(name), f"{where}: session.{name}")
@@ -68,12 +71,12 @@ def check_record(data: dict, where: str) -> None:
         if replays is not None and not (
             isinstance(replays, list) and all(isinstance(r, dict) for r in replays)
         ):
-            raise HistoryError(f"{where}: tests[{index}].replays is not a list of objects")
+            raise RecordProblem(f"{where}: tests[{index}].replays is not a list of objects")
 
 
 def _bounded_int(digits: str, where: str) -> int:
     if len(digits.lstrip("-")) > MAX_INT_DIGITS:
-        raise HistoryError(
+        raise RecordProblem(
             f"{where}: an integer of {len(digits.lstrip('-'))} digits (at most "
             f"{MAX_INT_DIGITS}: no run record holds one)"
         )
@@ -88,7 +91,7 @@ def _check_time(text: Any, where: str) -> None:
     except ValueError:
         return
     if not YEARS[0] <= time.year <= YEARS[1]:
-        raise HistoryError(f"{where}: the year {time.year} is outside {YEARS[0]}..{YEARS[1]}")
+        raise RecordProblem(f"{where}: the year {time.year} is outside {YEARS[0]}..{YEARS[1]}")
 
 
 def _at(data: dict, path: tuple[str, ...]) -> Any:

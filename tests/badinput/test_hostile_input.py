@@ -153,30 +153,6 @@ def test_values_a_record_holds_are_normalised_when_measured():
     assert measure("note", 1, note="file b'\udcff'").note.isascii()
 
 
-def test_a_run_with_an_odd_measurement_is_stored(pytester):
-    report = pytester.path / "run.json"
-    pytester.makepyfile(
-        """
-        from fractions import Fraction
-
-        def test_bool(measure):
-            measure("flag", True)
-
-        def test_fraction(measure):
-            measure("third", Fraction(1, 3), lower=0)
-
-        def test_surrogate_note(measure):
-            measure("x", 1.0, note="file \\udcff.h5")
-        """
-    )
-    result = pytester.runpytest(NO_BENCHMARK, f"--hil-report={report}")
-    result.assert_outcomes(failed=1, passed=2)
-    result.stdout.fnmatch_lines(["*TypeError: measurement 'flag': value must be a number*"])
-    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
-    text = report.read_text(encoding="utf-8")
-    assert "third" in text and "test_bool" in text
-
-
 # --- the history store, checked at open -----------------------------------------------------------
 
 
@@ -609,7 +585,9 @@ def test_history_import_of_hostile_json(tmp_path, capsys):
 
 def test_a_refused_run_is_kept_when_the_folder_is_read_only(pytester, monkeypatch, tmp_path):
     """The history refuses the run at the end, no --hil-report is given and the folder pytest
-    runs in cannot be written (/proc here): the record goes to the temporary folder."""
+    runs in cannot be written (/proc here): the record goes to the temporary folder, with the
+    odd values it holds (a Fraction, a note from a file name that is not UTF-8); a bool value
+    fails its test in one line, not the session."""
     import tempfile
 
     from hil.history.records import HistoryError
@@ -623,7 +601,20 @@ def test_a_refused_run_is_kept_when_the_folder_is_read_only(pytester, monkeypatc
     monkeypatch.setattr(tempfile, "tempdir", str(spare))
     monkeypatch.setattr(HistoryStore, "append", refuse)
     monkeypatch.delenv("HIL_REPORT", raising=False)
-    test_file = pytester.makepyfile("def test_measures(measure):\n    measure('x', 1.0)\n")
+    test_file = pytester.makepyfile(
+        """
+        from fractions import Fraction
+
+        def test_bool(measure):
+            measure("flag", True)
+
+        def test_fraction(measure):
+            measure("third", Fraction(1, 3), lower=0)
+
+        def test_surrogate_note(measure):
+            measure("x", 1.0, note="file \\udcff.h5")
+        """
+    )
     db = pytester.path / "h.sqlite"
     monkeypatch.chdir("/proc")
     result = pytester.runpytest(
@@ -635,6 +626,13 @@ def test_a_refused_run_is_kept_when_the_folder_is_read_only(pytester, monkeypatc
         str(test_file),
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
-    result.stdout.fnmatch_lines(["*this run was NOT stored*", f"*run record kept at {spare}*"])
+    result.assert_outcomes(failed=1, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*TypeError: measurement 'flag': value must be a number*",
+            "*this run was NOT stored*",
+            f"*run record kept at {spare}*",
+        ]
+    )
     (kept,) = spare.glob("hil-run-*.json")
-    assert '"x"' in kept.read_text()
+    assert '"third"' in kept.read_text() and "test_bool" in kept.read_text()
