@@ -636,3 +636,84 @@ def test_a_refused_run_is_kept_when_the_folder_is_read_only(pytester, monkeypatc
     )
     (kept,) = spare.glob("hil-run-*.json")
     assert '"third"' in kept.read_text() and "test_bool" in kept.read_text()
+
+
+# --- the manifest writer (tomli-w, atomic, under a lock: on main from the conversion work) -----
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A recordings folder with one entry, ``a``, and a recording to add."""
+    folder = tmp_path / "library"
+    folder.mkdir()
+    source = recordings.save(tmp_path / "b.h5", good_events(seed=7), (34, 34, 2))
+    recordings.save(folder / "a.h5", good_events(), (34, 34, 2))
+    recordings.add_to_manifest(folder / "a.h5", "the first")
+    return folder, source
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--name", "b", "--description", 'two\nlines, "quoted" \\ and ü'),
+        ("--name", "café"),
+    ],
+    ids=["description-with-newline", "non-ascii-name"],
+)
+def test_an_added_entry_never_breaks_the_manifest(argv, library, capsys):
+    folder, source = library
+    code, _, err = cli(capsys, "recordings", "add", source, "--dir", folder, *argv)
+    assert code in (0, EXIT_BAD_INPUT)
+    if code:
+        one_line(err, argv[1])
+    entries = recordings.read_manifest(folder)  # still TOML, every entry still there
+    assert entries["a"].description == "the first"
+    if code == 0:
+        assert len(recordings.by_name(argv[1], folder)) == len(good_events(seed=7))
+        if "--description" in argv:
+            assert entries[argv[1]].description == argv[3]
+
+
+def test_synth_into_the_manifest_with_an_odd_file_name(library, capsys):
+    folder, _ = library
+    out = folder / "bar v1.2.h5"
+    code, _, err = cli(
+        capsys,
+        "recordings",
+        "synth",
+        "poisson",
+        out,
+        "--duration",
+        "0.01",
+        "--add-to-manifest",
+        "odd name",
+    )
+    assert code in (0, EXIT_BAD_INPUT)
+    if code:
+        one_line(err, "bar v1.2")
+    assert recordings.read_manifest(folder)["a"].description == "the first"
+
+
+def test_adding_over_a_name_is_refused_without_replace(library, capsys):
+    folder, source = library
+    manifest = folder / recordings.MANIFEST
+    before = manifest.read_bytes()
+    code, _, err = cli(capsys, "recordings", "add", source, "--dir", folder, "--name", "a")
+    assert code == EXIT_BAD_INPUT
+    one_line(err, "already has a; give --replace")
+    assert manifest.read_bytes() == before
+
+
+def test_concurrent_adds_keep_every_entry(library):
+    from hil.recordings import folders
+
+    folder, source = library
+    names = [f"n{i}" for i in range(4)]
+    threads = [
+        threading.Thread(target=folders.add, args=([source], folder, name)) for name in names
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(HANG_S)
+    assert set(recordings.read_manifest(folder)) == {"a", *names}
