@@ -508,7 +508,9 @@ def _record(**session) -> dict:
             "device": {},
             **session,
         },
-        "tests": [{"nodeid": "t.py::a", "measurements": [{"name": "cost $x$ $", "value": 1.5}]}],
+        "tests": [
+            {"nodeid": "t.py::a", "measurements": [{"name": "cost $^$ per run", "value": 1.5}]}
+        ],
     }
 
 
