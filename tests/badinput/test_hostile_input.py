@@ -568,7 +568,9 @@ def test_history_import_of_hostile_json(tmp_path, capsys):
     cases = _hostile_records()
     for name, (text, _) in cases.items():
         (folder / name).write_text(text)
-    (folder / "z-good.json").write_text(json.dumps(_record()))
+    for run in range(3):  # a series of three runs: the report draws its trend
+        good = _record(run_id=f"run-{run}", started=f"2026-01-0{run + 1}T00:00:00+00:00")
+        (folder / f"z-good-{run}.json").write_text(json.dumps(good))
     db = tmp_path / "h.sqlite"
     code, out, err = bounded(lambda: cli(capsys, "history", "import", folder, "--db", db))
     assert code == EXIT_BAD_INPUT
@@ -577,12 +579,14 @@ def test_history_import_of_hostile_json(tmp_path, capsys):
     for name, (_, says) in cases.items():
         (line,) = [line for line in lines if f"{name}:" in line]
         assert says in line, line
-    assert "z-good.json: stored" in out
-    # a `$` in a measurement name is text in the report's pictures, not mathtext
-    report = tmp_path / "report"
-    code, _, err = cli(capsys, "history", "report", "--db", db, "--out", report)
+    assert "z-good-0.json: stored" in out
+    # a `$` in a measurement name is text in the trend picture, not mathtext
+    picture = tmp_path / "trend.png"
+    code, _, err = cli(
+        capsys, "history", "trend", "t.py::a::cost $^$ per run", "--db", db, "--out", picture
+    )
     assert code == 0, err
-    assert list(report.rglob("*.png"))
+    assert picture.stat().st_size > 0
 
 
 def test_a_refused_run_is_kept_when_the_folder_is_read_only(pytester, monkeypatch, tmp_path):
