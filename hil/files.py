@@ -11,6 +11,7 @@ only when complete, so a crash or a full disk never leaves half a file where a w
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -74,37 +75,85 @@ def unreadable_file(path: str | os.PathLike) -> str | None:
 def unwritable_file(path: str | os.PathLike) -> str | None:
     """Why a file cannot be written (created or replaced) at ``path``, or None when it can.
 
-    Nothing is created: the nearest existing parent must be a writable folder, and ``path``
-    itself, if it exists, a regular file.
+    Checked by trying, not by ``os.access`` (which says yes to root on a read-only filesystem
+    or under /proc): a new file is created at ``path`` and removed, an existing one opened for
+    writing without truncating it; missing folders are tried in the nearest existing one.
+    Nothing is left behind.
     """
-    path = Path(path)
-    if path.is_dir():
+    path = Path(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        return _why(exc)
+    if mode is not None and stat.S_ISDIR(mode):
         return "is a directory; give a file name"
-    if path.exists() and not path.is_file():
+    if mode is not None and not stat.S_ISREG(mode):
         return "exists and is not a regular file"
-    if path.exists() and not os.access(path, os.W_OK):
-        return "permission denied (the file is read-only)"
-    return unwritable_dir(path.parent, must_exist=False)
+    if mode is None and not path.parent.is_dir():
+        return unwritable_dir(path.parent) or _too_long(path.name, path.parent)
+    flags = (
+        os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_CREAT | os.O_EXCL if mode is None else 0)
+    )
+    try:
+        os.close(os.open(path, flags, 0o600))
+    except OSError as exc:
+        if isinstance(exc, PermissionError) and mode is not None:
+            return "permission denied (the file is read-only)"
+        return _why(exc)
+    if mode is None:
+        path.unlink(missing_ok=True)
+    return None
 
 
 def unwritable_dir(path: str | os.PathLike, must_exist: bool = False) -> str | None:
     """Why files cannot be written into folder ``path`` (created on demand unless
-    ``must_exist``), or None when they can. Nothing is created."""
+    ``must_exist``), or None when they can. Checked by trying: a file is created in the
+    nearest existing folder and removed; the missing folders' names are checked against the
+    filesystem's limit. Nothing is left behind."""
     path = Path(os.path.abspath(path))
     probe = path
     while not probe.exists():
-        if must_exist:
-            return "no such folder"
-        if probe.parent == probe:
+        if must_exist or probe.parent == probe:
             return "no such folder"
         probe = probe.parent
+    where = "" if probe == path else f" ({probe})"
     if not probe.is_dir():
-        where = "" if probe == path else f" ({probe})"
         return f"is not a folder: a file is in the way{where}"
-    if not os.access(probe, os.W_OK | os.X_OK):
-        where = "" if probe == path else f" ({probe})"
+    for name in path.relative_to(probe).parts:
+        problem = _too_long(name, probe)
+        if problem:
+            return problem
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".speck-hil-probe.", dir=probe)
+    except PermissionError:
         return f"permission denied: cannot write into the folder{where}"
+    except OSError as exc:
+        return f"cannot write into the folder{where}: {_why(exc)}"
+    os.close(fd)
+    os.unlink(tmp)
     return None
+
+
+def _too_long(name: str, folder: Path) -> str | None:
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(os.fsencode(name)) > limit:
+        return f"the name {name[:40]}... is longer than the {limit} bytes a file name may have"
+    return None
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.EROFS:
+        return "read-only filesystem"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, NotADirectoryError):
+        return "is not a folder: a file is in the way"
+    return (exc.strerror or str(exc)).lower()
 
 
 def _kind(mode: int) -> str:

@@ -78,15 +78,18 @@ class Measurement:
         return cls(name, math.nan, unit, note=reason, skipped=True)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _is_text(self.name):
+            raise TypeError(
+                f"measurement name {self.name!r}: must be text that UTF-8 can hold "
+                "(a run record stores it)"
+            )
+        for what in ("unit", "note"):
+            object.__setattr__(self, what, _storable_text(getattr(self, what)))
         for what in ("value", "lower", "upper", "marginal", "target"):
             number = getattr(self, what)
             if number is None and what != "value":
                 continue
-            if not isinstance(number, Real):
-                raise TypeError(
-                    f"measurement {self.name!r}: {what} must be a number, got {number!r}"
-                )
-            object.__setattr__(self, what, _plain(number))
+            object.__setattr__(self, what, _checked_number(self.name, what, number))
         if self.better not in BETTER:
             raise ValueError(
                 f"measurement {self.name!r}: better must be one of "
@@ -228,9 +231,49 @@ def format_number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _plain(number: Real) -> float:
-    """numpy scalars as Python numbers, so records serialise and print plainly."""
-    return number.item() if hasattr(number, "item") else number
+#: Integers a run record keeps exactly (SQLite's and most JSON readers' range); a larger one
+#: is stored as the float nearest it.
+MAX_EXACT_INT = 2**63 - 1
+
+
+def _checked_number(name: str, what: str, number: object) -> int | float:
+    """A value as a plain int or float that every run record and store can hold, checked
+    when it is measured (not when the record is written, after the session): numpy scalars
+    become Python numbers, a Fraction a float, an int beyond 64 bits the float nearest it;
+    a bool, a non-number or a number no float holds (10**400) is refused."""
+    plain = number.item() if hasattr(number, "item") else number
+    if isinstance(plain, bool) or not isinstance(plain, Real):
+        kind = "a boolean" if isinstance(plain, bool) else type(number).__name__
+        raise TypeError(f"measurement {name!r}: {what} must be a number, got {kind} {number!r}")
+    if isinstance(plain, int) and abs(plain) <= MAX_EXACT_INT:
+        return plain
+    if isinstance(plain, float):
+        return plain
+    try:
+        return float(plain)
+    except OverflowError:
+        digits = len(str(abs(int(plain)))) if isinstance(plain, int) else "too many"
+        raise ValueError(
+            f"measurement {name!r}: {what} ({digits} digits) is beyond what a float holds"
+        ) from None
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: from a file name that is not UTF-8
+        return False
+    return True
+
+
+def _storable_text(text: object) -> str:
+    """A unit or note as text UTF-8 can hold: bytes no encoding names stay visible as escapes."""
+    text = str(text)
+    return (
+        text
+        if _is_text(text)
+        else text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+    )
 
 
 def _json_number(value: float | None):

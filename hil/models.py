@@ -14,7 +14,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -39,8 +43,13 @@ def load_model(reference: str) -> torch.nn.Module:
     target, _, name = reference.rpartition(":")
     if not target or not name:
         raise ModelError(f"{reference}: expected FILE.pt, module:function or file.py:function")
-    module = _load_file(Path(target)) if target.endswith(".py") else _import(target)
-    builder = getattr(module, name, None)
+    with _as_a_script(Path(target) if target.endswith(".py") else None):
+        module = _load_file(Path(target)) if target.endswith(".py") else _import(target)
+        builder = getattr(module, name, None)
+        return _built(builder, module, target, name, reference)
+
+
+def _built(builder: object, module: object, target: str, name: str, reference: str):
     if not callable(builder):
         offered = sorted(
             key for key, value in vars(module).items() if callable(value) and key[0] != "_"
@@ -57,19 +66,39 @@ def load_model(reference: str) -> torch.nn.Module:
     return _checked(model, reference)
 
 
+@contextmanager
+def _as_a_script(path: Path | None) -> Iterator[None]:
+    """Run a model file's code as ``python file.py`` would: its folder first on the import
+    path (so it imports its sibling modules). A child it forks never comes back into the
+    harness (it would run the rest of the command a second time): it ends here."""
+    pid = os.getpid()
+    folder = str(path.resolve().parent) if path is not None else None
+    if folder is not None:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if os.getpid() != pid:
+            os._exit(0)
+        if folder is not None and folder in sys.path:
+            sys.path.remove(folder)
+
+
 def load_saved(path: Path) -> object:
     """What a ``torch.save`` file holds, unpickled without running any code from it."""
     problem = unreadable_file(path)
     if problem:
         raise ModelError(f"{path}: {problem}")
     try:
-        with torch.serialization.safe_globals(list(safe_classes())), warnings.catch_warnings():
+        with torch.serialization.safe_globals(list(_guarded_globals())), warnings.catch_warnings():
             # torch warns on stderr that it may not read a newer pickle protocol and asks for
             # an issue to be filed: the refusal below says what matters, in one line.
             warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
             return torch.load(path, weights_only=True, map_location="cpu")
     except torch.serialization.pickle.UnpicklingError as exc:
         raise ModelError(f"{path}: refused: {_unsafe_reason(exc)}; {SAVE_SAFELY}") from None
+    except ModelTooLarge as exc:
+        raise ModelError(f"{path}: refused: {exc}") from None
     except Exception as exc:  # torch raises many kinds for a file that is no checkpoint
         raise ModelError(f"{path}: not a saved torch module ({_described(exc)})") from None
 
@@ -89,6 +118,56 @@ def safe_classes() -> frozenset[type]:
             if inspect.isclass(value) and value.__module__.startswith(("torch.", "sinabs.")):
                 classes.add(value)
     return frozenset(classes)
+
+
+#: The most parameter and buffer elements a module a file constructs may have (1 GiB of
+#: float32): a crafted file can call ``Linear(10**6, 10**6)`` in a few bytes.
+MAX_MODULE_ELEMENTS = 1 << 28
+
+
+class ModelTooLarge(Exception):
+    """A module constructor a file calls would allocate more than the loader allows."""
+
+
+@cache
+def _guarded_globals() -> tuple:
+    """``safe_classes`` for torch's safe unpickler, each module class behind a guard: a file
+    that calls a constructor (``torch.save`` never does; it rebuilds modules from their state)
+    has the module built on the meta device first, and refused when its parameters exceed
+    ``MAX_MODULE_ELEMENTS``, before any memory is taken for them. Each class is also allowed
+    under a name no file uses, so the instances the guard returns may be given their state."""
+    allowed = []
+    for cls in safe_classes():
+        if inspect.isclass(cls) and issubclass(cls, torch.nn.Module):
+            with warnings.catch_warnings():  # subclassing a deprecated layer warns
+                warnings.simplefilter("ignore")
+                guard = _guard(cls)
+            allowed.append((guard, f"{cls.__module__}.{cls.__qualname__}"))
+            allowed.append((cls, f"hil.models.allowed.{cls.__module__}.{cls.__qualname__}"))
+        else:
+            allowed.append(cls)
+    return tuple(allowed)
+
+
+def _guard(cls: type) -> type:
+    def new(_guard_cls, *args, **kwargs):
+        if not args and not kwargs:  # NEWOBJ: an empty module, its state follows
+            return cls.__new__(cls)
+        with torch.device("meta"):
+            try:
+                probe = cls(*args, **kwargs)
+            except Exception:
+                probe = None
+        if probe is not None:
+            elements = sum(t.numel() for t in [*probe.parameters(), *probe.buffers()])
+            if elements > MAX_MODULE_ELEMENTS:
+                raise ModelTooLarge(
+                    f"the file constructs {cls.__name__} with {elements:,} parameters, more "
+                    f"than the {MAX_MODULE_ELEMENTS:,} a loaded module may have"
+                )
+        return cls(*args, **kwargs)
+
+    return type(cls.__name__, (cls,), {"__new__": new, "__module__": cls.__module__})
 
 
 def _unsafe_reason(exc: Exception) -> str:

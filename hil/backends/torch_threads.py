@@ -14,6 +14,8 @@ import os
 from collections.abc import Mapping
 
 TORCH_THREADS_ENV = "HIL_TORCH_THREADS"
+#: More threads than this is a typo, not a choice: torch would try to start them all.
+MAX_TORCH_THREADS = 1024
 _chosen: int | None = None
 
 
@@ -21,8 +23,13 @@ def torch_threads(environ: Mapping[str, str] = os.environ) -> int:
     """The thread count the harness gives torch (0: torch's own choice)."""
     text = environ.get(TORCH_THREADS_ENV, "").strip()
     if text:
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise ValueError(f"{TORCH_THREADS_ENV}={text!r}: expected a whole number of threads")
+        if len(text) > 6 or int(text) > MAX_TORCH_THREADS:
+            raise ValueError(
+                f"{TORCH_THREADS_ENV}={text}: at most {MAX_TORCH_THREADS} threads "
+                f"(this machine has {_usable_cores()} usable cores)"
+            )
         return int(text)
     workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
     return max(1, _usable_cores() // 2 // max(workers, 1))

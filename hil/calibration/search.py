@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.backends.base import DeployError, Deployment, Device, DeviceError, DeviceInfo
+from hil.chip.profile_schema import MIN_SYNOPS_PER_S
 from hil.events import EVENT_DTYPE
 
 KERNEL = 7
@@ -67,6 +68,10 @@ MIN_STEP_EVENTS = 2000
 GROWTH_FLOOR_US = 20.0
 LATENCY_SPACING_US = 1000
 LATENCY_EVENTS = 200
+#: The latency step loads the core at most this fraction of its measured budget, so every
+#: event finds it idle (a core of 1e6 SynOps/s needs 1568 µs per event: events 1000 µs apart
+#: would queue, and the latency would come out negative).
+LATENCY_LOAD = 0.25
 POWER_LOADS = (0.25, 0.5, 0.75)
 POWER_STEP_S = 0.3
 MAX_EVENTS_PER_S = 4e6
@@ -129,6 +134,8 @@ class CalibrationResult:
     cores: dict[int, CoreResult] = field(default_factory=dict)
     requested: tuple[int, ...] = ()
     error: str | None = None
+    #: core -> why it gave no budget (no knee within reach, no output): the other cores go on
+    unmeasured: dict[int, str] = field(default_factory=dict)
     wall_s: float = 0.0
     steps: list[Step] = field(default_factory=list)
 
@@ -218,8 +225,10 @@ def calibrate(
 
     try:
         for core in cores:
-            sweep = _CoreSweep(device, core, step_s, tolerance, record)
-            result.cores[core] = sweep.run()
+            try:
+                result.cores[core] = _CoreSweep(device, core, step_s, tolerance, record).run()
+            except CalibrationError as exc:  # this core's answer; the others still count
+                result.unmeasured[core] = str(exc)
     except (DeviceError, DeployError) as exc:  # a device that vanishes while deploying
         result.error = str(exc)
     finally:
@@ -260,14 +269,21 @@ class _CoreSweep:
         threshold = 1 + GROWTH_FRACTION / MEDIAN_SEPARATION
         low, high = low / threshold, high / threshold
         budget = math.sqrt(low * high)
-        latency = self._step("latency", SYNOPS_PER_EVENT * 1e6 / LATENCY_SPACING_US)
+        latency_load = min(SYNOPS_PER_EVENT * 1e6 / LATENCY_SPACING_US, LATENCY_LOAD * budget)
+        latency = self._step("latency", latency_load)
         power_steps = [latency] + [self._step("power", f * budget) for f in POWER_LOADS]
         fit = _power_fit(power_steps)
+        latency_us = latency.delay_start_us - SYNOPS_PER_EVENT / budget * 1e6
+        if latency_us < -self.tolerance * SYNOPS_PER_EVENT / budget * 1e6:
+            raise CalibrationError(
+                f"core {self.core}: the pipeline latency came out {latency_us:.3g} µs "
+                "(negative: the latency step's delays are not the core's); not stored"
+            )
         return CoreResult(
             core=self.core,
             synops_per_s=budget,
             synops_per_s_ci=(low, high),
-            latency_us=latency.delay_start_us - SYNOPS_PER_EVENT / budget * 1e6,
+            latency_us=max(latency_us, 0.0),
             energy_per_synop_j=fit[0] if fit else None,
             idle_w=fit[1] if fit else None,
             rail_slopes=fit[2] if fit else None,
@@ -281,7 +297,13 @@ class _CoreSweep:
         factor = 0.5 if grows else 2.0
         while True:
             other = load * factor
-            if other / SYNOPS_PER_EVENT > MAX_EVENTS_PER_S or other < SYNOPS_PER_EVENT * 10:
+            if other / SYNOPS_PER_EVENT > MAX_EVENTS_PER_S:
+                raise CalibrationError(
+                    f"core {self.core}: the delay stayed flat up to {load:.3g} SynOps/s, the "
+                    f"most the input can offer ({MAX_EVENTS_PER_S:.3g} events/s): its budget "
+                    "is above what calibration can measure"
+                )
+            if other < MIN_SYNOPS_PER_S / 2:
                 raise CalibrationError(
                     f"core {self.core}: the delay {'grew' if grows else 'stayed flat'} at "
                     f"every load offered down to {min(load, other):.3g} and up to "
@@ -294,13 +316,14 @@ class _CoreSweep:
 
     def _step(self, phase: str, synops_per_s: float) -> Step:
         if phase == "latency":
-            events = regular_stream(1e6 / LATENCY_SPACING_US, LATENCY_EVENTS / 1e3)
+            rate = synops_per_s / SYNOPS_PER_EVENT
+            events = regular_stream(rate, LATENCY_EVENTS / rate)
         else:
             rate = synops_per_s / SYNOPS_PER_EVENT
             duration = POWER_STEP_S if phase == "power" else self.step_s
             events = regular_stream(rate, max(duration, MIN_STEP_EVENTS / rate))
         span_s = int(events["t"][-1]) / 1e6
-        run = self.deployment.replay(events, timeout_s=span_s + STEP_TIMEOUT_MARGIN_S)
+        run = self.deployment.replay(events, timeout_s=span_s + _drain_s(len(events)))
         inputs = run.inputs["t"].astype(np.int64)
         outputs = _core_outputs(run.outputs, self.core)
         if len(outputs) == 0:
@@ -332,6 +355,13 @@ class _CoreSweep:
         self.steps.append(step)
         self.record(step)
         return step
+
+
+def _drain_s(n_events: int) -> float:
+    """How long a step's outputs may take after its stream: the work of its events on the
+    slowest core the profile schema allows, so an overloaded step on a slow core (a budget
+    of 1e4 SynOps/s offered 5e7) is drained, not taken for a stuck device."""
+    return STEP_TIMEOUT_MARGIN_S + n_events * SYNOPS_PER_EVENT / MIN_SYNOPS_PER_S
 
 
 def _span_s(inputs: np.ndarray) -> float:

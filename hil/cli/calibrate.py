@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
-from hil.cli.common import EXIT_BAD_INPUT, EXIT_DEVICE
+from hil.cli.common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_FAILED
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -64,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if problem:  # refused before minutes of measuring are spent
             raise ValueError(f"{option} {path}: {problem}")
-    if args.step <= 0:
-        raise ValueError(f"--step {args.step}: must be positive")
+    if not (math.isfinite(args.step) and args.step > 0):  # inf would never end, nan never start
+        raise ValueError(f"--step {args.step}: must be positive and finite")
     pictures = args.pictures or args.out.with_name(f"{args.out.stem}-pictures")
     with backends.open_device(args.device, profile=args.profile) as device:
         base = device.profile
@@ -81,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if result.error:
         print(f"speck-hil: device error: {result.error}", file=sys.stderr)
         return EXIT_DEVICE
-    return status
+    for reason in result.unmeasured.values():
+        print(f"speck-hil: not measured: {reason}", file=sys.stderr)
+    return status or (EXIT_FAILED if result.unmeasured else 0)
 
 
 def _save(result, base, out: Path, pictures: Path) -> int:

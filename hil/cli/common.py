@@ -10,7 +10,7 @@ import argparse
 import math
 from pathlib import Path
 
-from hil.files import unwritable_file
+from hil.files import unwritable_dir, unwritable_file
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -70,6 +70,13 @@ def positive_seconds(text: str) -> float:
 def refuse_unwritable(path: Path, option: str) -> None:
     """Refuse an output path before any work is done for it."""
     problem = unwritable_file(path)
+    if problem:
+        raise ValueError(f"{option} {path}: {problem}")
+
+
+def refuse_unwritable_dir(path: Path, option: str) -> None:
+    """Refuse an output folder (made on demand) before any work is done for it."""
+    problem = unwritable_dir(path)
     if problem:
         raise ValueError(f"{option} {path}: {problem}")
 

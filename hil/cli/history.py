@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from hil.cli.common import EXIT_BAD_INPUT
+from hil.cli.common import EXIT_BAD_INPUT, refuse_unwritable, refuse_unwritable_dir
 
 HISTORY_ENV = "HIL_HISTORY"
 
@@ -222,6 +222,7 @@ def _trend(args: argparse.Namespace) -> int:
     from hil.history.regressions import series_findings
     from hil.history.trend import plot_trend
 
+    refuse_unwritable(args.out, "--out")
     with _store(args) as store:
         key = _resolved(args, store, args.series)
         history = store.load(keys={key})
@@ -355,6 +356,7 @@ def _accept(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from hil.history.html import write_report
 
+    refuse_unwritable_dir(args.out, "--out")
     with _store(args) as store:
         history = store.load()
         acceptances = store.acceptances()

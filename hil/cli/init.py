@@ -12,6 +12,8 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from hil.cli.common import refuse_unwritable_dir
+
 TEMPLATE = "templates/lab"
 
 
@@ -30,6 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
+    refuse_unwritable_dir(args.directory, "DIR")
     for path in init_suite(args.directory):
         print(f"wrote {path}")
     print(f"run it: pytest {args.directory}")

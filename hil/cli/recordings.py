@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from hil import recordings
-from hil.cli.common import EXIT_BAD_INPUT, print_rows, refuse_unwritable, size2, size3
+from hil.cli.common import (
+    EXIT_BAD_INPUT,
+    print_rows,
+    refuse_unwritable,
+    refuse_unwritable_dir,
+    size2,
+    size3,
+)
 from hil.events import EventError
 from hil.recordings import synthetic
 
@@ -177,6 +184,7 @@ def _convert(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from hil.recordings import folders
 
+    refuse_unwritable_dir(args.dir, "--dir")
     label = int(args.label) if args.label is not None and args.label.isdigit() else args.label
     added = folders.add(
         args.files, args.dir, args.name, args.description, label, args.split, args.replace

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hil.history.validate import RecordProblem, check_record, parse_json
 from hil.measurement import BETTER
 
 RECORD_FORMAT = "speck-hil run record"
@@ -84,9 +84,11 @@ def read_file(path: Path) -> RunEntry:
     except (OSError, UnicodeDecodeError) as exc:
         raise HistoryError(f"{path}: cannot be read: {exc}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HistoryError(f"{path}: not JSON ({exc})") from None
+        data = parse_json(text, str(path))
+        if isinstance(data, dict) and data.get("format") == RECORD_FORMAT:
+            check_record(data, str(path), RECORD_VERSION)
+    except RecordProblem as exc:
+        raise HistoryError(str(exc)) from None
     if isinstance(data, dict) and data.get("format") == RECORD_FORMAT:
         return from_record(data, where=str(path), source="run record")
     if isinstance(data, dict) and "benchmarks" in data and "machine_info" in data:

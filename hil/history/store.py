@@ -28,6 +28,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from hil.history.integrity import sqlite_problem
 from hil.history.records import HistoryError, RunEntry
 from hil.history.series import History, RunInfo, Series, SeriesKey
 
@@ -175,7 +176,10 @@ class HistoryStore:
         except sa_exc.ArgumentError:
             raise HistoryError(f"history {path_or_url!r}: not a path or a database URL") from None
         self.shown = url.render_as_string(hide_password=True)
-        if url.get_backend_name() == "sqlite" and url.database:
+        if url.get_backend_name() == "sqlite":
+            problem = sqlite_problem(url.database, create, meta.name)  # before anything is made
+            if problem:
+                raise HistoryError(f"history {url.database or self.shown}: {problem}")
             path = Path(url.database)
             if not create and not path.is_file():
                 raise HistoryError(f"history {path}: no such file")

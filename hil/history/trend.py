@@ -55,9 +55,9 @@ def plot_trend(
         dates = [history.runs[int(r)].started.strftime("%Y-%m-%d") for r in series.runs[::step]]
         ax.set_xticks(runs[::step], dates)
         ax.tick_params(axis="x", labelsize=8, labelrotation=20)
-    ax.set_ylabel(series.unit or "value")
+    ax.set_ylabel(series.unit or "value", parse_math=False)  # a `$` in a name is text, not TeX
     ax.set_xlabel("run (by start time)")
-    ax.set_title(str(series.key), fontsize=9)
+    ax.set_title(str(series.key), fontsize=9, parse_math=False)
     ax.legend(loc="lower left", fontsize=8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,10 +29,18 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from hil.backends import DeviceError, detect_samna, list_devices, parse_device_spec
 from hil.backends.spec import DeviceSpec, board_spec
+from hil.lab.lockfiles import (
+    LockRefused,
+    make_lock_folder,
+    read_owner,
+    remove_owner,
+    try_lock,
+    write_owner,
+)
 
 LOCK_DIR_ENV = "HIL_LOCK_DIR"
 #: How often a waiting session tries the locks again.
@@ -190,20 +198,24 @@ class BoardPool(Pool):
         return self.lock_dir / f"{board.kind}-{board.device_type}-{name}.lock"
 
     def try_lease(self, exclude: Iterable[str] = ()) -> Lease | None:
-        self._make_lock_dir()
+        make_lock_folder(self.lock_dir)
         skip = set(exclude)
-        for board in self.boards:
-            if board.board_id in skip:
-                continue
+        candidates = [board for board in self.boards if board.board_id not in skip]
+        refused = []
+        for board in candidates:
             path = self.lock_path(board)
-            lock = FileLock(path, mode=0o666, thread_local=False)
             try:
-                lock.acquire(timeout=0)
-            except Timeout:
+                lock = try_lock(path)
+            except LockRefused as exc:
+                refused.append(str(exc))
+                continue
+            if lock is None:
                 continue
             owner = path.with_suffix(".owner")
-            owner.write_text(_whoami(), encoding="utf-8")
+            write_owner(owner, _whoami())
             return Lease(board, 0.0, partial(_unlock, lock, owner))
+        if refused and len(refused) == len(candidates):
+            raise NoBoardFree("; ".join(refused))
         return None
 
     def busy(self, exclude: Iterable[str] = ()) -> str:
@@ -216,21 +228,13 @@ class BoardPool(Pool):
     def _holder(self, board: DeviceSpec, exclude: set[str]) -> str:
         if board.board_id in exclude:
             return "quarantined"
-        try:
-            return "leased by " + self.lock_path(board).with_suffix(".owner").read_text().strip()
-        except OSError:
-            return "leased by another process"
+        owner = read_owner(self.lock_path(board).with_suffix(".owner"))
+        return f"leased by {owner}" if owner else "leased by another process"
 
     def _nothing_to_lease(self, exclude: set[str]) -> str:
         if not self.boards:
             return f"no board of {self.name} is attached"
         return f"every board of {self.name} is quarantined ({', '.join(sorted(exclude))})"
-
-    def _make_lock_dir(self) -> None:
-        if not self.lock_dir.is_dir():
-            self.lock_dir.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):  # one folder for every user of the host
-                self.lock_dir.chmod(0o1777)
 
 
 class RunBoards:
@@ -267,7 +271,7 @@ class RunBoards:
 
 
 def _unlock(lock: FileLock, owner: Path) -> None:
-    owner.unlink(missing_ok=True)
+    remove_owner(owner)
     lock.release()
 
 

@@ -14,6 +14,7 @@ its own (``run-<start>-<id>/``) and removes all but the last N.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -66,9 +67,20 @@ def load_spikes(path: str | os.PathLike) -> np.ndarray:
     return spikes
 
 
+#: The longest folder name given to a test: file systems allow 255 bytes, and the files in it
+#: add their own names to it on some tools' paths.
+MAX_FOLDER_NAME = 160
+
+
 def folder_for(root: Path, nodeid: str) -> Path:
-    """A folder name for a test, readable and safe on every file system."""
-    return root / re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")
+    """A folder name for a test, readable and safe on every file system; a long test id (a
+    parametrization with long values) keeps its start and gets a digest of the whole id, so
+    two long ids never share a folder."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")
+    if len(name) > MAX_FOLDER_NAME:
+        digest = hashlib.sha256(nodeid.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        name = f"{name[: MAX_FOLDER_NAME - 17]}-{digest}"
+    return root / name
 
 
 def save_run(folder: Path, index: int, run: Run) -> list[Path]:

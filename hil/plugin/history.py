@@ -17,7 +17,6 @@ a later ``speck-hil history import``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -50,7 +49,7 @@ class HistoryHooks:
         data = record.as_dict()
         try:
             now, before, measured = self._store(data)
-        except HistoryError as exc:
+        except (HistoryError, OSError, ValueError, TypeError, OverflowError) as exc:
             kept = self._keep(record, data)
             self.lines = [
                 (f"history: this run was NOT stored: {exc}", {"red": True}),
@@ -122,12 +121,13 @@ class HistoryHooks:
             report = pytest.TestReport(nodeid, location, {}, outcome, longrepr, when)
             hook.pytest_runtest_logreport(report=report)
 
-    def _keep(self, record, data: dict) -> Path:
+    def _keep(self, record, data: dict) -> Path | str:
         if record.path is not None:
             return record.path
-        path = self.config.invocation_params.dir / f"hil-run-{data['session']['run_id']}.json"
-        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", "utf-8")
-        return path
+        from hil.history.keep import fallback_folders, keep_run_record
+
+        path, refused = keep_run_record(data, fallback_folders(self.config.invocation_params.dir))
+        return path or f"NOWHERE ({'; '.join(refused)})"
 
     @pytest.hookimpl(trylast=True)  # the summary ends with this run against history
     def pytest_terminal_summary(self, terminalreporter) -> None:

@@ -126,6 +126,7 @@ def ms_index(t: np.ndarray) -> np.ndarray:
 
 def _open_hdf5(path: Path) -> Recording:
     with _reading(path) as f:
+        _check_self_contained(path, f)
         n = _hdf5_length(path, f)
         sensor_size = _sensor_size_attr(path, f)
         metadata = {
@@ -216,6 +217,34 @@ def _check_index_row(
             f"/ms_to_idx row {row} is {at}, but that is not the first event at or after "
             f"{row} ms (the index is inconsistent with the events)",
         )
+
+
+def _check_self_contained(path: Path, f: h5py.File) -> None:
+    """Refuse a file whose objects live elsewhere: an external link, external raw storage or a
+    virtual dataset reads another file (a FIFO would hang the reader, /dev/zero would fill
+    memory, and the file's sha256 would no longer cover the events). The links are checked
+    before any is followed. (A visit stops at the first callback that returns a value; raising
+    inside one would be lost in h5py.)"""
+    problem = f.visititems_links(_foreign_link) or f.visititems(_foreign_data)
+    if problem:
+        raise RecordingError(path, f"{problem} (refused: a recording must hold its own data)")
+
+
+def _foreign_link(name: str, link: h5py.HardLink | h5py.SoftLink | h5py.ExternalLink):
+    if isinstance(link, h5py.ExternalLink):
+        return f"/{name} is an external link to {link.filename}:{link.path}"
+    return None
+
+
+def _foreign_data(name: str, obj: h5py.Group | h5py.Dataset):
+    if not isinstance(obj, h5py.Dataset):
+        return None
+    if obj.is_virtual:
+        return f"/{name} is a virtual dataset (its data is in other files)"
+    if obj.external:
+        where = os.fsdecode(obj.external[0][0])
+        return f"/{name} keeps its data in {where} (HDF5 external storage)"
+    return None
 
 
 def _hdf5_length(path: Path, f: h5py.File) -> int:

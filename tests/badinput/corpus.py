@@ -85,6 +85,49 @@ def _payload_in_torch_zip(folder: Path) -> str:
     return str(path)
 
 
+class _Constructs:
+    """Unpickling this calls a torch layer's constructor with the given arguments: what a
+    crafted .pt file of a few hundred bytes can ask for (torch.save never does)."""
+
+    def __init__(self, layer: type, *args: int):
+        self.layer, self.args = layer, args
+
+    def __reduce__(self):
+        return (self.layer, self.args)
+
+
+def _constructing_pt(name: str, layer: type, *args: int) -> Callable[[Path], str]:
+    """A torch zip file whose pickle calls ``layer(*args)``."""
+
+    def build(folder: Path) -> str:
+        import zipfile
+
+        path = folder / name
+        plain = folder / f"{name}.base"
+        torch.save({}, plain)
+        with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+            for item in source.infolist():
+                data = source.read(item.filename)
+                if item.filename.endswith("data.pkl"):
+                    data = pickle.dumps(_Constructs(layer, *args), protocol=2)
+                target.writestr(item, data)
+        plain.unlink()
+        return str(path)
+
+    return build
+
+
+#: Model files that ask for more memory than a network may have (40 GB, 320 GB).
+BIG_MODELS = [
+    Bad("linear-of-10^10", _constructing_pt("huge.pt", nn.Linear, 100_000, 100_000), "huge.pt"),
+    Bad(
+        "kernel-of-100000",
+        _constructing_pt("kernel.pt", nn.Conv2d, 2, 4, 100_000),
+        "kernel.pt",
+    ),
+]
+
+
 CODE_EXECUTION = [
     Bad("crafted-pickle", _crafted_pt, "crafted.pt"),
     Bad("network-with-payload", _network_with_payload, "net_with_payload.pt"),
@@ -258,6 +301,48 @@ def _declared_not_stored(folder: Path) -> str:
     return str(path)
 
 
+def _h5_elsewhere(name: str, how: str) -> Callable[[Path], str]:
+    """A file whose event datasets live elsewhere: ``how`` is "fifo" or "zero" (HDF5 external
+    storage on a FIFO of the folder or on /dev/zero, 10^9 events: 11 GB if read), "link" (an
+    external link to a good file) or "virtual" (a virtual dataset mapping a good file)."""
+
+    def build(folder: Path) -> str:
+        path = folder / name
+        good = recordings.save(folder / f"{name}.good.h5", good_events(), (34, 34, 2))
+        if how == "fifo":
+            os.mkfifo(folder / f"{name}.fifo")
+        with h5py.File(path, "w") as f:
+            f.attrs["sensor_size"] = np.array([34, 34, 2])
+            if how == "link":
+                f["events"] = h5py.ExternalLink(good.name, "/events")
+                return str(path)
+            group = f.create_group("events")
+            for column in ("t", "x", "y", "p"):
+                dtype = EVENT_DTYPE[column]
+                if how == "virtual":
+                    layout = h5py.VirtualLayout((100,), dtype)
+                    layout[:] = h5py.VirtualSource(good.name, f"events/{column}", shape=(100,))
+                    group.create_virtual_dataset(column, layout)
+                    continue
+                source = str(folder / f"{name}.fifo") if how == "fifo" else "/dev/zero"
+                size = 1000 if how == "fifo" else 10**9
+                group.create_dataset(
+                    column, (size,), dtype, external=[(source, 0, h5py.h5f.UNLIMITED)]
+                )
+        return str(path)
+
+    return build
+
+
+#: Recordings whose data is outside the file (issue 25): refused before any is followed.
+ELSEWHERE_RECORDINGS = [
+    Bad("external-storage-on-fifo", _h5_elsewhere("fifo-backed.h5", "fifo"), "fifo-backed.h5"),
+    Bad("external-storage-on-dev-zero", _h5_elsewhere("zero.h5", "zero"), "/dev/zero"),
+    Bad("external-link", _h5_elsewhere("linked.h5", "link"), "external link"),
+    Bad("virtual-dataset", _h5_elsewhere("virtual.h5", "virtual"), "virtual dataset"),
+]
+
+
 BAD_RECORDINGS = [
     Bad("declared-not-stored", _declared_not_stored, "declared.h5"),
     Bad("index-all-zeros", _h5_with_index("zeros.h5", np.zeros_like), "zeros.h5"),
@@ -268,6 +353,8 @@ BAD_RECORDINGS = [
     Bad("recording-is-a-directory", lambda folder: _mkdir(folder / "dir.h5"), "dir.h5"),
     Bad("recording-empty", _bytes("empty.h5", b""), "empty.h5"),
     Bad("recording-text", _bytes("notes.h5", b"lab notes\n"), "notes.h5"),
+    *ELSEWHERE_RECORDINGS[1:],  # the FIFO-backed one hangs in libhdf5 (holding the GIL) when
+    # read: test_hostile_input.py runs it in a process with a timeout
 ]
 
 
@@ -380,6 +467,17 @@ BAD_OPTIONS = [
         "--recordings",
     ),
     Bad("device-garbage", lambda folder: "--device=toaster", "toaster"),
+    Bad(
+        "report-under-proc",  # os.access says yes to root; trying to create says no
+        lambda folder: "--hil-report=/proc/nope/r.json",
+        "--hil-report",
+    ),
+    Bad(
+        "torch-threads-absurd",
+        lambda folder: "-q",
+        "HIL_TORCH_THREADS",
+        env={"HIL_TORCH_THREADS": "100000"},
+    ),
     Bad(
         "sim-devkits-garbage",
         lambda folder: "--device=sim",

@@ -22,6 +22,7 @@ from corpus import (
     BAD_OPTIONS,
     BAD_PROFILES,
     BAD_RECORDINGS,
+    BIG_MODELS,
     CODE_EXECUTION,
     MARKER,
     UNSUPPORTED_LAYERS,
@@ -106,7 +107,7 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
 # --- code execution: a .pt file is data ------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", CODE_EXECUTION + BAD_BUILDERS, ids=repr)
+@pytest.mark.parametrize("bad", CODE_EXECUTION + BAD_BUILDERS + BIG_MODELS, ids=repr)
 def test_model_api(bad, untouched):
     reference = untouched.build(bad)
     with pytest.raises(ModelError) as error:
@@ -115,7 +116,9 @@ def test_model_api(bad, untouched):
 
 
 @pytest.mark.parametrize(
-    "bad", CODE_EXECUTION + BAD_BUILDERS + UNSUPPORTED_LAYERS + WRONG_INPUT_SHAPE, ids=repr
+    "bad",
+    CODE_EXECUTION + BAD_BUILDERS + BIG_MODELS + UNSUPPORTED_LAYERS + WRONG_INPUT_SHAPE,
+    ids=repr,
 )
 def test_model_cli(bad, untouched, capsys):
     reference = untouched.build(bad)
@@ -437,10 +440,18 @@ def _outputs(folder: Path) -> list[tuple[str, ...]]:
         ("recordings", "synth", "poisson", blocker / "out.h5"),
         ("replay", "--model", GOOD_MODEL, "--recording", good, "--out", folder),
         ("replay", "--model", GOOD_MODEL, "--recording", good, "--out", blocker / "o.h5"),
+        # where os.access says yes to root but nothing can be created (issue 25)
+        ("recordings", "convert", good, "/proc/nope/x.h5"),
+        ("recordings", "synth", "poisson", "/proc/nope/x.h5"),
+        ("recordings", "add", good, "--dir", "/proc/nope"),
+        ("init", "/proc/nope"),
+        ("history", "report", "--db", folder / "h.sqlite", "--out", "/proc/nope"),
+        ("history", "trend", "t::m", "--db", folder / "h.sqlite", "--out", folder),
+        ("recordings", "convert", good, folder / ("x" * 300 + ".h5")),
     ]
 
 
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(13))
 def test_output_path_cli(index, tmp_path, capsys, monkeypatch):
     argv = _outputs(tmp_path)[index]
     before = snapshot(tmp_path)
