@@ -390,6 +390,23 @@ def _delay_curve(
     n_windows = int(windows[-1]) + 1
     sample = _sample(windows, n_windows)
     codes = anchor_codes[sample]
+    window = windows[sample]
+    n_bins = int(_bin_of(np.array([max_lag_us]))[0]) + 1
+    low, high, owner, delay = _candidates(codes, device_codes, max_lag_us)
+    histogram = _per_window_bins(window[owner], _bin_of(delay), 1.0, n_windows, n_bins)
+    expected = _chance(codes, device_codes, window, low, high, max_lag_us, packing, n_windows)
+    mode, strong = _standing_out(_pooled(histogram), _pooled(expected), window, n_windows)
+    if not strong.any():
+        return None
+    edges = _bin_edges(n_bins)
+    return _consistent_curve((edges[:-1] + edges[1:]) / 2, mode, strong, n_windows)
+
+
+def _candidates(
+    codes: np.ndarray, device_codes: np.ndarray, max_lag_us: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each anchor's candidate partners: the range ``low:high`` of same-neuron device spikes
+    it could have caused (at most ``MAX_CANDIDATES``), and per candidate its anchor and delay."""
     low = _searchsorted(device_codes, codes - EARLY_US, side="left")
     high = np.minimum(
         _searchsorted(device_codes, codes + max_lag_us, side="right"), low + MAX_CANDIDATES
@@ -398,13 +415,24 @@ def _delay_curve(
     owner = np.repeat(np.arange(len(codes)), counts)
     position = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     delay = device_codes[low[owner] + position] - codes[owner]  # same neuron: times differ
+    return low, high, owner, delay
+
+
+def _chance(
+    codes: np.ndarray,
+    device_codes: np.ndarray,
+    window: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    max_lag_us: int,
+    packing: _Packing,
+    n_windows: int,
+) -> np.ndarray:
+    """Candidates per window and delay bin that chance gives: an anchor's candidates spread
+    over the delays it reaches as the device's output rate is spread over that time (a chip
+    working off a backlog emits densely, and so do its spurious and misaddressed spikes)."""
+    counts = high - low
     n_bins = int(_bin_of(np.array([max_lag_us]))[0]) + 1
-    edges = _bin_edges(n_bins)
-    window = windows[sample]
-    histogram = _per_window_bins(window[owner], _bin_of(delay), 1.0, n_windows, n_bins)
-    # what chance gives: an anchor's candidates spread over the delays it reaches as the
-    # device's output rate is spread over that time (a chip working off a backlog emits
-    # densely, and so do its spurious and misaddressed spikes)
     anchor_t = packing.time(codes)
     device_t = np.sort(packing.time(device_codes))
     reach = np.minimum(max_lag_us, device_t[-1] - anchor_t).astype(np.float64)
@@ -421,10 +449,16 @@ def _delay_curve(
     )
     window_t = anchor_t[np.searchsorted(window, np.arange(n_windows))]
     outputs_in_bin = np.diff(
-        np.searchsorted(device_t, window_t[:, None] + edges[None, :]), axis=1
+        np.searchsorted(device_t, window_t[:, None] + _bin_edges(n_bins)[None, :]), axis=1
     ).astype(np.float64)
-    expected = np.cumsum(steps, axis=1) * outputs_in_bin
-    histogram, expected = _pooled(histogram), _pooled(expected)
+    return np.cumsum(steps, axis=1) * outputs_in_bin
+
+
+def _standing_out(
+    histogram: np.ndarray, expected: np.ndarray, window: np.ndarray, n_windows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window, the delay bin that stands out most from chance, and whether it stands out
+    enough (``MIN_SCORE`` and ``MIN_SUPPORT`` of the window's sampled anchors)."""
     count3, expected3 = _three_bins(histogram), _three_bins(expected)
     score = (count3 - expected3) / np.sqrt(expected3 + 1.0)
     mode = np.argmax(score, axis=1)
@@ -432,11 +466,14 @@ def _delay_curve(
     excess = count3[rows, mode] - expected3[rows, mode]
     sampled = _pooled(np.bincount(window, minlength=n_windows).astype(np.float64))
     strong = (score[rows, mode] >= MIN_SCORE) & (excess >= MIN_SUPPORT * np.maximum(sampled, 1))
-    centres = (edges[:-1] + edges[1:]) / 2
-    if not strong.any():
-        return None
-    # a delay no neighbour shares is chance: smooth over the windows that showed one, keep
-    # those near the smoothed delay, and draw the curve through them
+    return mode, strong
+
+
+def _consistent_curve(
+    centres: np.ndarray, mode: np.ndarray, strong: np.ndarray, n_windows: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A delay no neighbour shares is chance: smooth over the windows that showed one, keep
+    those near the smoothed delay, and draw the curve through them."""
     shown = np.flatnonzero(strong)
     smoothed = _running_median(centres[mode][shown], SMOOTH_WINDOWS)
     consistent = np.abs(centres[mode][shown] - smoothed) <= _tolerance(smoothed)
