@@ -64,6 +64,7 @@ while its outputs drained 1.6 s after the last input.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -268,6 +269,24 @@ def _beats_zero(
 ) -> np.ndarray:
     """Per window: whether its delay finds partners for more of its anchors (pooled with
     ``COUNT_POOL`` neighbours on each side) than no delay does, by ``min_gain`` of them."""
+    delay, half, anchors_with_spike, anchors = _bands(
+        anchor_codes, device_codes, windows, window_delay, packing
+    )
+    gain = anchors_with_spike(delay - half, delay + half) - anchors_with_spike(-half, half)
+    return gain >= min_gain * anchors
+
+
+def _bands(
+    anchor_codes: np.ndarray,
+    device_codes: np.ndarray,
+    windows: np.ndarray,
+    window_delay: np.ndarray,
+    packing: _Packing,
+) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray], np.ndarray]:
+    """Per anchor (sorted by code: nearly sorted keys search fast) its window's delay and the
+    band's half width around it; a count, per window pooled with ``COUNT_POOL`` neighbours on
+    each side, of the anchors that find a device spike of their neuron between two delays;
+    and the anchors per pooled window."""
     n_windows = int(windows[-1]) + 1
     by_code = np.argsort(anchor_codes, kind="stable")
     anchor_codes, windows = anchor_codes[by_code], windows[by_code]
@@ -278,9 +297,8 @@ def _beats_zero(
         found = _has_spike(anchor_codes, device_codes, low, high, packing)
         return _pooled(np.bincount(windows, found, minlength=n_windows), COUNT_POOL)
 
-    gain = anchors_with_spike(delay - half, delay + half) - anchors_with_spike(-half, half)
     anchors = _pooled(np.bincount(windows, minlength=n_windows), COUNT_POOL)
-    return gain >= min_gain * anchors
+    return delay, half, anchors_with_spike, anchors
 
 
 def _in_long_runs(flags: np.ndarray) -> np.ndarray:
@@ -518,20 +536,13 @@ def _counted_curve(
     confirmed at the delay its counts read)."""
     n_windows = int(windows[-1]) + 1
     window_delay = np.maximum(_window_median(count_delay, windows, n_windows), 0.0)
-    by_code = np.argsort(anchor_codes, kind="stable")  # nearly sorted keys search fast
-    anchor_codes, windows = anchor_codes[by_code], windows[by_code]
-    delay = window_delay[windows]
-    half = np.maximum(TOLERANCE_US, COUNT_TOLERANCE_REL * delay)
-
-    def anchors_with_spike(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-        found = _has_spike(anchor_codes, device_codes, low, high, packing)
-        return _pooled(np.bincount(windows, found, minlength=n_windows), COUNT_POOL)
-
+    delay, half, anchors_with_spike, anchors = _bands(
+        anchor_codes, device_codes, windows, window_delay, packing
+    )
     hits = anchors_with_spike(delay - half, delay + half)
     beside = anchors_with_spike(delay - 3 * half, delay - half - 1)
     beside += anchors_with_spike(delay + half + 1, delay + 3 * half)
     chance = np.maximum(beside / 2, anchors_with_spike(-half, half))
-    anchors = _pooled(np.bincount(windows, minlength=n_windows), COUNT_POOL)
     score = (hits - chance) / np.sqrt(1.5 * chance + 1.0)
     confirmed = (score >= MIN_COUNT_SCORE) & (hits - chance >= MIN_COUNT_SUPPORT * anchors)
     return window_delay, confirmed
