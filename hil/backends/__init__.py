@@ -177,7 +177,7 @@ def list_devices() -> list[ListedDevice]:
 
 
 def _listed(infos: Iterable, kind: str, prefix: str) -> list[ListedDevice]:
-    from hil.backends.samna_backend import board_id
+    from hil.backends.samna_boards import board_id
     from hil.chip.devices import DEVICE_TYPES
 
     names = {samna_name: sinabs_id for sinabs_id, (samna_name, _) in DEVICE_TYPES.items()}

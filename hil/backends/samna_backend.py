@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from operator import attrgetter
 from types import ModuleType
 from typing import Any
 
@@ -42,16 +41,16 @@ from hil.backends.base import (
     DeviceError,
     DeviceInfo,
     DeviceUnavailable,
-    Run,
 )
 from hil.backends.bounded import bounded
 from hil.backends.power import PowerSampler, open_power_sampler
+from hil.backends.samna_boards import board_id, logic_version, select_device_info
+from hil.backends.samna_outputs import Outputs, PartialRun, check_quiet_in_device_time
 from hil.backends.spec import DeviceSpec
 from hil.bulk import collector_paused
 from hil.chip.devices import SINK_BUFFERS, SOURCE_BUFFERS
 from hil.chip.profile import ChipProfile
 from hil.emulator.program import DVS_LAYER
-from hil.events import SPIKE_DTYPE, empty_spikes
 
 #: Events per write: samna's event objects, and spike arrays on the emulated devkit.
 WRITE_CHUNK = 8192
@@ -111,7 +110,7 @@ class SamnaDevice(Device):
             samna_version=samna_version,
             profile=profile.source,
             name=f"{spec.device_type}@{board}" + (" (emulated)" if kind == "emulated" else ""),
-            logic_version=_logic_version(device_info),
+            logic_version=logic_version(device_info),
         )
         try:
             self._handle = samna.device.open_device(device_info)
@@ -233,8 +232,8 @@ class SamnaDevice(Device):
         if deployment.mapping.config_hash != self._applied_hash:
             self._load(deployment)  # a later deploy replaced it on the chip: load it again
         lead_us = REAL_LEAD_US if self._realtime and len(inputs) else 0
-        outputs = _Outputs(self._chip.event.Spike, lead_us)
-        partial = _Partial(deployment, inputs, outputs)
+        outputs = Outputs(self._chip.event.Spike, lead_us)
+        partial = PartialRun(deployment, inputs, outputs)
         self.last_host_lag_us = 0.0
         try:
             with collector_paused():  # the host's side of a replay makes no cycles
@@ -256,7 +255,7 @@ class SamnaDevice(Device):
         return outputs.spikes()
 
     def _replay_emulated(
-        self, deployment: Deployment, inputs: np.ndarray, outputs: _Outputs, timeout_s: float
+        self, deployment: Deployment, inputs: np.ndarray, outputs: Outputs, timeout_s: float
     ) -> None:
         """The emulated chip has done all its work when a write returns, and its stop watch
         runs on events, not on the host's clock: the deadline is in device time (outputs
@@ -273,7 +272,7 @@ class SamnaDevice(Device):
                 f"barrier read ({outputs.count} outputs before it)",
             )
         last_input_us = int(inputs["t"][-1]) if len(inputs) else 0
-        _check_quiet_in_device_time(str(self.info), outputs, last_input_us, timeout_s)
+        check_quiet_in_device_time(str(self.info), outputs, last_input_us, timeout_s)
 
     def _power_samples(self) -> np.ndarray | None:
         if self._power is None:
@@ -286,7 +285,7 @@ class SamnaDevice(Device):
         self,
         deployment: Deployment,
         inputs: np.ndarray,
-        outputs: _Outputs,
+        outputs: Outputs,
         lead_us: int,
         timeout_s: float,
     ) -> None:
@@ -322,7 +321,7 @@ class SamnaDevice(Device):
         return time.monotonic()
 
     def _write_all(
-        self, inputs: np.ndarray, outputs: _Outputs, started: float | None, lead_us: int
+        self, inputs: np.ndarray, outputs: Outputs, started: float | None, lead_us: int
     ) -> None:
         """Write ``inputs`` in chunks, collecting what comes out in between. With ``started``
         (a real chip's stop-watch start), measure how late the host wrote each chunk."""
@@ -346,7 +345,7 @@ class SamnaDevice(Device):
         read.layer, read.address = min(deployment.mapping.layer2core.values()), 0
         self._source.write([read])
 
-    def _read(self, outputs: _Outputs, timeout_ms: int = 0) -> int:
+    def _read(self, outputs: Outputs, timeout_ms: int = 0) -> int:
         """Move what the sink holds into ``outputs``, waiting up to ``timeout_ms`` for
         something to arrive; returns how many monitored spikes came (what else shares the
         sink, readout values, sensor events, replies, never keeps a replay from being quiet)."""
@@ -355,7 +354,7 @@ class SamnaDevice(Device):
         events = self._blocking_read(timeout_ms) if timeout_ms else self._sink.get_events()
         return outputs.add_events(events)
 
-    def _salvage(self, outputs: _Outputs) -> None:
+    def _salvage(self, outputs: Outputs) -> None:
         """Keep what reached the host-side buffer before the device failed."""
         try:
             self._read(outputs)
@@ -424,115 +423,6 @@ class SamnaBoard:
     quiet_ms: int
 
 
-class _Outputs:
-    """What a replay collected, in arrival order: spike arrays (the emulated buffers'
-    extension) or samna's event objects; whether the barrier read was answered; and when
-    events arrived, for a timeout to say what the device was doing."""
-
-    def __init__(self, spike_type: type, lead_us: int):
-        self.spike_type, self.lead_us = spike_type, lead_us
-        self.clear()
-
-    def clear(self) -> None:
-        self.parts: list[np.ndarray | list[Any]] = []
-        self.count = 0
-        self.answered = False
-        self.arrivals: list[tuple[float, int]] = []  # (monotonic s, events)
-
-    def add_array(self, spikes: np.ndarray, others: list[Any]) -> int:
-        if len(spikes):
-            self.parts.append(self._on_input_time(spikes))
-        return self._arrived(len(spikes), others)
-
-    def add_events(self, events: list[Any]) -> int:
-        spikes = [e for e in events if isinstance(e, self.spike_type)]
-        if spikes:
-            self.parts.append(spikes)
-        others = (
-            [e for e in events if not isinstance(e, self.spike_type)]
-            if len(spikes) < len(events)
-            else []
-        )
-        return self._arrived(len(spikes), others)
-
-    def _arrived(self, n_spikes: int, others: list[Any]) -> int:
-        """Note what came; the number of monitored spikes is what counts for quiet."""
-        self.answered = self.answered or any(hasattr(e, "neuron_state") for e in others)
-        if n_spikes:
-            self.count += n_spikes
-            self.arrivals.append((time.monotonic(), n_spikes))
-        return n_spikes
-
-    def activity(self, since: float) -> str:
-        """What the device did from ``since`` (monotonic s) on, as a timeout says it."""
-        now = time.monotonic()
-        recent = sum(n for at, n in self.arrivals if at >= since)
-        if recent:
-            return f"outputs still arriving at {recent / max(now - since, 1e-3):,.0f} ev/s"
-        if not self.arrivals:
-            return "nothing has arrived since the replay started"
-        last = self.spikes()["t"][-1]
-        return (
-            f"nothing since {now - self.arrivals[-1][0]:.1f} s ago "
-            f"(last output at stop-watch t = {last / 1e6:.6f} s)"
-        )
-
-    def spikes(self) -> np.ndarray:
-        """Every spike collected, as one SPIKE_DTYPE array on the inputs' time axis."""
-        if len(self.parts) != 1 or not isinstance(self.parts[0], np.ndarray):
-            arrays = [
-                part if isinstance(part, np.ndarray) else self._on_input_time(_to_array(part))
-                for part in self.parts
-            ]
-            self.parts = [np.concatenate(arrays) if arrays else empty_spikes()]
-        return self.parts[0]
-
-    def _on_input_time(self, spikes: np.ndarray) -> np.ndarray:
-        if self.lead_us:
-            spikes = spikes.copy()
-            spikes["t"] -= self.lead_us
-        return spikes
-
-
-class _Partial:
-    """Builds the ``Run`` a failed replay got as far as."""
-
-    def __init__(self, deployment: Deployment, inputs: np.ndarray, outputs: _Outputs):
-        self.deployment, self.inputs, self.outputs = deployment, inputs, outputs
-        self.started = time.time()
-
-    def run(self, host_lag_us: float) -> Run:
-        return Run(
-            inputs=self.inputs,
-            outputs=self.outputs.spikes(),
-            deployment=self.deployment,
-            wall_start=self.started,
-            wall_s=time.time() - self.started,
-            host_lag_us=host_lag_us,
-        )
-
-
-def _check_quiet_in_device_time(
-    device: str, outputs: _Outputs, last_input_us: int, timeout_s: float
-) -> None:
-    """An emulated chip still emitting ``timeout_s`` of device time after its last input
-    never went quiet, as a real one would not within that time after the input's release."""
-    spikes = outputs.spikes()
-    deadline_us = last_input_us + timeout_s * 1e6
-    late = spikes["t"] > deadline_us
-    if not late.any():
-        return
-    window_us = min(1e6, timeout_s * 1e6) or 1.0
-    recent = np.count_nonzero((spikes["t"] > deadline_us - window_us) & ~late)
-    outputs.parts = [spikes[~late]]  # the partial run keeps what came before the deadline
-    raise DeviceError(
-        device,
-        f"never went quiet: {timeout_s:g} s of device time after the last input, outputs "
-        f"still arriving at {recent / window_us * 1e6:,.0f} ev/s "
-        f"({np.count_nonzero(late)} outputs after that)",
-    )
-
-
 def _dvs_event(dvs_event: type, x: int, y: int, p: int, t: int) -> Any:
     """A samna ``DvsEvent``, built field by field: samna documents no keyword constructor
     for it, and its polarity is a bool."""
@@ -541,63 +431,7 @@ def _dvs_event(dvs_event: type, x: int, y: int, p: int, t: int) -> Any:
     return event
 
 
-def _to_array(events: list[Any]) -> np.ndarray:
-    """samna Spike objects as a SPIKE_DTYPE array."""
-    fields = attrgetter("layer", "x", "y", "feature", "timestamp")
-    return np.fromiter(map(fields, events), dtype=SPIKE_DTYPE, count=len(events))
-
-
 def _takes_arrays(source: Any, sink: Any) -> bool:
     return callable(getattr(source, "write_array", None)) and callable(
         getattr(sink, "get_array", None)
     )
-
-
-def board_id(device_info: Any) -> str:
-    """What names one board: its serial, or for a board without one (sinabs' docs show
-    ``serial_number=`` for a Speck2fDevKit and a Speck2eDevKit) its USB bus and address,
-    ``usb:BUS:ADDRESS`` (lsusb's spelling; it changes when the board is re-plugged)."""
-    serial = str(getattr(device_info, "serial_number", "") or "")
-    if serial:
-        return serial
-    return f"usb:{device_info.usb_bus_number}:{device_info.usb_device_address}"
-
-
-def select_device_info(samna: ModuleType, spec: DeviceSpec) -> Any:
-    """The DeviceInfo that ``spec`` names, indices ordered by USB address as sinabs does."""
-    listed = list(samna.device.get_all_devices())
-    matching = sorted(
-        (d for d in listed if d.device_type_name == spec.samna_type_name),
-        key=lambda d: d.usb_device_address,
-    )
-    attached = ", ".join(f"{d.device_type_name}@{board_id(d)}" for d in listed) or "none"
-    if spec.usb is not None:
-        for device in matching:
-            if (device.usb_bus_number, device.usb_device_address) == spec.usb:
-                return device
-        raise DeviceUnavailable(
-            str(spec),
-            f"no {spec.samna_type_name} at USB {spec.usb[0]}:{spec.usb[1]} (attached: {attached})",
-        )
-    if spec.serial is not None:
-        for device in matching:
-            if str(device.serial_number) == spec.serial:
-                return device
-        raise DeviceUnavailable(
-            str(spec), f"no {spec.samna_type_name} with serial {spec.serial} (attached: {attached})"
-        )
-    index = spec.index or 0
-    if index >= len(matching):
-        raise DeviceUnavailable(
-            str(spec),
-            f"no {spec.samna_type_name} number {index} (attached: {attached}); "
-            "run `speck-hil devices` to list devices",
-        )
-    return matching[index]
-
-
-def _logic_version(device_info: Any) -> str | None:
-    """The board's logic version, for the run record's provenance; None where samna's
-    device info has none."""
-    version = getattr(device_info, "logic_version", None)
-    return None if version is None else str(version)

@@ -136,7 +136,8 @@ def use_facts(device: Any, facts: BoardFacts) -> str | None:
 def rest_on_board_facts(device: Any, lock_dir: Path | None = None) -> str | None:
     """``use_facts`` with the facts doctor keeps for ``device``'s board in the lock folder
     (``HIL_LOCK_DIR`` unless ``lock_dir``); None without any."""
-    from hil.backends.samna_backend import SamnaDevice, board_id
+    from hil.backends.samna_backend import SamnaDevice
+    from hil.backends.samna_boards import board_id
     from hil.lab.health import HealthStore, board_of
     from hil.lab.pool import default_lock_dir
 

@@ -56,7 +56,8 @@ def health_store(args: argparse.Namespace):
 
 def run_doctor_command(args: argparse.Namespace) -> int:
     from hil import backends
-    from hil.backends.samna_backend import SamnaDevice, board_id
+    from hil.backends.samna_backend import SamnaDevice
+    from hil.backends.samna_boards import board_id
     from hil.calibration.board_facts import write_facts
     from hil.calibration.doctor import CHECKS, run_doctor
     from hil.lab.health import BAD, GOOD, board_of, run_name

@@ -89,7 +89,7 @@ def named_board(spec: DeviceSpec) -> DeviceSpec | None:
         import samna
     else:
         return None
-    from hil.backends.samna_backend import board_id, select_device_info  # as open_device picks
+    from hil.backends.samna_boards import board_id, select_device_info  # as open_device picks
 
     try:
         info = select_device_info(samna, spec)

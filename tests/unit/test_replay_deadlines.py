@@ -13,7 +13,7 @@ from test_backends import two_layer_net
 
 import hil.emulator.samna as emulated_samna
 from hil.analysis.checks import HilMeasure
-from hil.backends import DeviceError, open_device, parse_device_spec
+from hil.backends import DeviceError, open_device, parse_device_spec, samna_outputs
 from hil.backends import samna_backend as backend
 from hil.backends.samna_backend import SamnaDevice
 from hil.chip.profile import load_profile
@@ -53,7 +53,9 @@ class HostClock:
 
 
 def host_clock(monkeypatch, step_s: float) -> None:
-    monkeypatch.setattr(backend, "time", HostClock(step_s))
+    clock = HostClock(step_s)
+    for module in (backend, samna_outputs):  # the replay, and when its outputs arrived
+        monkeypatch.setattr(module, "time", clock)
 
 
 # --- the emulated devkit: device time ------------------------------------------------------
