@@ -164,7 +164,9 @@ class HilMeasure(Measure):
         """Per monitored layer, the chip against the sinabs reference: how many spikes it
         fired (at least one, unless ``expect_silent`` is True or lists the layer), cosine of
         the spike-count maps, total-count error, rate-series distance, and (exit layers) how
-        often the predicted class is the same."""
+        often the predicted class is the same. A cosine under the limit on a layer whose
+        monitored spikes pass a decimator (or come from spikes that did) is recorded as
+        skipped, with why: there it cannot tell a right chip from a misaddressing one."""
         layers = agreement(run, reference, class_window_us=class_window_us)
         prefix = _prefix(run)
         for layer in layers:
@@ -188,7 +190,11 @@ class HilMeasure(Measure):
                 for what in ("cosine", "count_error", "rate_distance"):
                     self.skip(name + what, reason)
                 continue
-            self(name + "cosine", layer.cosine, lower=min_cosine, note=note, better="higher")
+            unsure = layer.cosine_cannot_tell(min_cosine)
+            if unsure:
+                self.skip(name + "cosine", f"{note}: cannot tell: {unsure}")
+            else:
+                self(name + "cosine", layer.cosine, lower=min_cosine, note=note, better="higher")
             self(
                 name + "count_error",
                 layer.count_error,
