@@ -83,10 +83,21 @@ class LayerAgreement:
         )
 
 
+#: What a reset-mode verdict compares, on the shallowest monitored layer: its total spike
+#: count first, its count map (per neuron) where the totals are too close to tell.
+BY_COUNT = "count"
+BY_MAP = "map"
+EVIDENCE = {
+    BY_COUNT: "first-layer count error",
+    BY_MAP: "first-layer count-map distance",
+}
+
+
 @dataclass(frozen=True)
 class ResetModeVerdict:
-    """Which reference the chip's output resembles: ``distance`` per reset mode is the
-    relative error of the shallowest monitored layer's total spike count. ``expected`` is
+    """Which reference the chip's output resembles: ``distance`` per reset mode is, for the
+    shallowest monitored layer, the relative error of its total spike count (``evidence``
+    "count") or the relative distance of its per-neuron count map ("map"). ``expected`` is
     how the network was made (its sinabs neurons' reset), or what the caller said; None when
     unknown."""
 
@@ -94,7 +105,9 @@ class ResetModeVerdict:
     expected: str | None
     distance: dict[str, float]
     reference: str = ""  # what the references were, as the measurement says it
-    separation: float | None = None  # relative count error between the two references
+    separation: float | None = None  # the same distance between the two references
+    evidence: str = BY_COUNT
+    map_cannot_tell: str = ""  # why the count map could not tell either, when it was tried
 
     @property
     def behaves_like(self) -> str:
@@ -103,21 +116,29 @@ class ResetModeVerdict:
     @property
     def cannot_tell(self) -> str | None:
         """Why this recording cannot show how the chip resets; None when it can."""
+        reason = self._own_cannot_tell()
+        if reason and self.map_cannot_tell:
+            return f"{reason}; by the count map: {self.map_cannot_tell}"
+        return reason
+
+    def _own_cannot_tell(self) -> str | None:
+        what = EVIDENCE[self.evidence]
         if self.separation is not None and self.separation < MIN_REFERENCE_SEPARATION:
             return (
-                f"the two references differ by only {self.separation:.3f} (relative count "
-                f"error, at least {MIN_REFERENCE_SEPARATION} needed): this recording does "
-                "not show how a chip resets"
+                f"the two references differ by only {self.separation:.3f} ({what}, at least "
+                f"{MIN_REFERENCE_SEPARATION} needed): this recording does not show how a "
+                "chip resets"
             )
         if self.separation is not None and min(self.distance.values()) > self.separation:
             return (
-                f"the chip is farther from both references ({self.distance_text()}) than they "
-                f"are from each other ({self.separation:.3f}): its noise hides its reset"
+                f"the chip is farther from both references ({what}: {self.distance_text()}) "
+                f"than they are from each other ({self.separation:.3f}): its noise hides "
+                "its reset"
             )
         if self.separation is not None and self.margin < MIN_MARGIN_SHARE * self.separation:
             return (
-                f"the chip is about as far from both references ({self.distance_text()}; "
-                f"they differ by {self.separation:.3f} from each other)"
+                f"the chip is about as far from both references ({what}: "
+                f"{self.distance_text()}; they differ by {self.separation:.3f} from each other)"
             )
         return None
 
@@ -246,13 +267,25 @@ def judge_reset_mode(
             mode: deployment.reference(recording, dt_us=dt_us, reset=mode) for mode in RESET_MODES
         }
         described = f"sinabs in {dt_us} µs bins"
-    verdict = ResetModeVerdict(
-        deployed=deployment.reset_mode,
-        expected=expected or network_reset_mode(deployment),
-        distance={mode: _first_layer_count_error(run, ref) for mode, ref in references.items()},
-        reference=described,
-        separation=_first_layer_count_error(references["zero"], references["subtract"]),
-    )
+    by_evidence = {
+        evidence: ResetModeVerdict(
+            deployed=deployment.reset_mode,
+            expected=expected or network_reset_mode(deployment),
+            distance={mode: _first_layer(run, ref, evidence) for mode, ref in references.items()},
+            reference=described,
+            separation=_first_layer(references["zero"], references["subtract"], evidence),
+            evidence=evidence,
+        )
+        for evidence in EVIDENCE
+    }
+    verdict = by_evidence[BY_COUNT]
+    if verdict.cannot_tell:
+        by_map = by_evidence[BY_MAP]
+        verdict = (
+            by_map
+            if not by_map.cannot_tell
+            else dataclasses.replace(verdict, map_cannot_tell=by_map.cannot_tell)
+        )
     return verdict, run, references
 
 
@@ -284,15 +317,22 @@ def resolving_dt_us(inputs: np.ndarray, ceiling_us: int = 1000) -> int:
     return int(np.clip(1000 // max(int(per_ms.max()), 1), 1, ceiling_us))
 
 
-def _first_layer_count_error(run: Run, reference: Run) -> float:
-    """The relative error of the total spike count of the shallowest monitored layer: how a
-    neuron resets changes how often it fires, and there the chip's noise has had the least
-    chance to change what fires. Misaddressed spikes blur per-neuron maps, and downstream
-    they fire other neurons: on the noisy chip, maps and deep layers (whose counts the noise
-    lowers, as a reset to zero does) both once made a chip that subtracts look like one
-    that resets to zero."""
+def _first_layer(run: Run, reference: Run, evidence: str) -> float:
+    """How far ``run`` is from ``reference`` on the shallowest monitored layer: the relative
+    error of its total spike count, or (``BY_MAP``) the relative distance of its count map.
+
+    How a neuron resets changes how often it fires, and on the first layer the chip's noise
+    has had the least chance to change what fires. Downstream, misaddressed spikes fire
+    other neurons: on the noisy chip deep layers (whose counts the noise lowers, as a reset
+    to zero does) once made a chip that subtracts look like one that resets to zero. The
+    map holds more of the evidence than the total (neurons that fire more under one reset
+    and less under the other cancel in it), so it is asked where the totals are too close;
+    misaddressed spikes blur it, which the verdict's rules turn into "cannot tell"."""
     layers = agreement(run, reference)
-    return min(layers, key=lambda layer: layer.layer).count_error if layers else 0.0
+    if not layers:
+        return 0.0
+    first = min(layers, key=lambda layer: layer.layer)
+    return first.count_distance if evidence == BY_MAP else first.count_error
 
 
 def network_reset_mode(deployment: Deployment) -> str | None:

@@ -250,7 +250,7 @@ class HilMeasure(Measure):
             f"behaves like {verdict.behaves_like!r}; references {verdict.reference}"
         )
         for mode, distance in verdict.distance.items():
-            self(f"{prefix}count_distance_{mode}_reference", distance)
+            self(f"{prefix}{verdict.evidence}_distance_{mode}_reference", distance, note=note)
         if verdict.cannot_tell:
             self.skip(f"{prefix}reset_mode_matches", f"cannot tell: {verdict.cannot_tell}")
         else:

@@ -150,3 +150,24 @@ def test_decimated_layer_cosine_cannot_tell(sim, recording):
         if decimators:
             assert "1 spike in 2 (decimator)" in cosine.note
             assert set(sampled_cores(deployment)) == set(deployment.mapping.monitored_cores)
+
+
+def test_reset_mode_told_by_the_count_map_where_totals_are_too_close(sim):
+    """A generated scenario (seed 22: two layers on 48×48, made with ``MembraneReset``)
+    whose first layer fires within 2.2 % as often under either reset, but on other neurons
+    (count maps 13 % apart): the map tells the reset, both ways."""
+    from hil.analysis.checks import HilMeasure
+    from tests.unit.scenarios import draw
+
+    scenario = draw(22)
+    outcomes = {}
+    for deployed in ("zero", "subtract"):
+        deployment = sim.deploy(
+            scenario.net, scenario.input_shape, monitor="all", reset=deployed
+        )
+        measure = HilMeasure()
+        verdict = measure.reset_mode(deployment, scenario.events)
+        assert verdict.evidence == "map" and verdict.behaves_like == deployed, verdict
+        assert verdict.separation > 0.1 > verdict.distance[deployed]
+        outcomes[deployed] = next(m for m in measure if m.name == "reset_mode_matches").outcome
+    assert outcomes == {"zero": "pass", "subtract": "fail"}
