@@ -162,9 +162,7 @@ def test_reset_mode_told_by_the_count_map_where_totals_are_too_close(sim):
     scenario = draw(22)
     outcomes = {}
     for deployed in ("zero", "subtract"):
-        deployment = sim.deploy(
-            scenario.net, scenario.input_shape, monitor="all", reset=deployed
-        )
+        deployment = sim.deploy(scenario.net, scenario.input_shape, monitor="all", reset=deployed)
         measure = HilMeasure()
         verdict = measure.reset_mode(deployment, scenario.events)
         assert verdict.evidence == "map" and verdict.behaves_like == deployed, verdict

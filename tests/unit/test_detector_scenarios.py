@@ -17,8 +17,9 @@ truth, on the deterministic chip and on a noisy one (0–2× the shipped ``noisy
   flipped (must not); "cannot tell" is counted on its own.
 
 ``DETECTOR_SCENARIOS`` (default 6) sets how many scenarios; the full count the README's
-table quotes is ``DETECTOR_SCENARIOS=200 pytest -n 2 -rP tests/unit/test_detector_scenarios.py
--k generated``. Scenarios run in chunks (each its own test, so ``-n 2`` spreads them) adding
+table quotes is ``DETECTOR_SCENARIOS=240 pytest -n 2 -rP tests/unit/test_detector_scenarios.py
+-k generated`` (about one draw in ten is skipped as too costly, which leaves over 200 per
+class on each chip). Scenarios run in chunks (each its own test, so ``-n 2`` spreads them) adding
 to a tally the workers share; the chunk completing it prints the table. Seeds that once
 failed are kept as named tests (``REGRESSIONS``).
 """
@@ -65,6 +66,7 @@ REPORTED_ONLY = ("agreement_sinabs",)
 CHIPS = ("deterministic", "noisy")
 #: Agreement and reset mode are asserted up to the shipped noise; beyond, reported only.
 NOISE_ASSERTED = 1.0
+TOTAL = "noisy 0–2×"  # the table's row of every noisy scenario
 #: Seeds that once gave a wrong verdict, each kept as a named test.
 REGRESSIONS: dict[str, int] = {
     "noisy-chip-lost-every-output-of-a-stalled-core": 32,  # 34 µs of 4.4 ms: "cannot tell"
@@ -174,12 +176,15 @@ def _untimed(deployment, chip, seed) -> Speck:
 def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
     """The chip must agree (min cosine 0.9 on the deterministic chip, 0.5 on a noisy one up
     to the shipped noise, first layer only; beyond it, no verdict is right or wrong), and a
-    chip whose every spike carries a random address must not, judged on the layers whose
-    reference map differs from a flat one (elsewhere "cannot tell"); layers with under 50
-    spikes are left out, and so are those whose cosine the check itself cannot judge (under
-    the limit behind a decimator: ``LayerAgreement.cosine_cannot_tell``)."""
+    chip whose every spike carries a random address must not, judged on the layers where
+    such a chip would reach under 0.8× the limit (``chance_cosine``; elsewhere "cannot
+    tell"); layers with under 50 spikes are left out, and so are those whose cosine the
+    check itself cannot judge (under the limit behind a decimator:
+    ``LayerAgreement.cosine_cannot_tell``)."""
     min_cosine = 0.9 if noise == 0 else 0.5
     entry = deployment.mapping.core_of(0)
+    program = program_from_config(deployment.mapping.config, deployment.device.profile)
+    neurons = {core.index: int(np.prod(core.output_shape)) for core in program.cores}
 
     def disagrees(device_run, can_show: bool) -> bool | None:
         layers = [
@@ -187,7 +192,10 @@ def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
             for layer in agreement(device_run, reference)
             if min(layer.reference_spikes, layer.device_spikes) >= 50
             and (noise == 0 or layer.core == entry)  # noise compounds layer by layer
-            and (not can_show or flat_cosine(reference, layer.core) < min_cosine)
+            and (
+                not can_show
+                or chance_cosine(reference, layer, neurons[layer.core]) < 0.8 * min_cosine
+            )
             and not layer.cosine_cannot_tell(min_cosine)
         ]
         if not layers:
@@ -207,12 +215,16 @@ def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
     return bool(own) and noise <= 1.0, wrong is False, wrong is None, None
 
 
-def flat_cosine(reference: Run, core: int) -> float:
-    """The cosine of ``core``'s reference count map with a flat one: a chip that scatters its
-    spikes at random reaches about this, so a layer above the limit here cannot tell."""
-    _, counts = count_maps(reference.outputs[:0], reference.outputs_of(core))
-    norm = np.linalg.norm(counts) * np.sqrt(len(counts))
-    return float(counts.sum() / norm) if norm else 1.0
+def chance_cosine(reference: Run, layer, neurons: int) -> float:
+    """The cosine a chip reaches with ``layer``'s reference count map when it sends its
+    ``layer.device_spikes`` spikes under addresses drawn uniformly from the core's
+    ``neurons`` (in expectation: E[c·d] = nS/M, E|d|² = n + n(n−1)/M); the scrambled chip
+    lands within 0.05 of it. A layer where it reaches near the limit cannot show a chip
+    that misaddresses its spikes."""
+    _, counts = count_maps(reference.outputs[:0], reference.outputs_of(layer.core))
+    n, total = layer.device_spikes, counts.sum()
+    norm = np.linalg.norm(counts) * np.sqrt(n + n * (n - 1) / neurons)
+    return float(n * total / neurons / norm) if norm else 1.0
 
 
 def _reset_mode(run, deployment, inputs, chip, seed, made: str):
@@ -231,15 +243,16 @@ def _reset_mode(run, deployment, inputs, chip, seed, made: str):
 
 
 def table(results: dict) -> list[dict]:
-    """The README's rows: per class and chip (the noisy one up to the shipped noise and
-    beyond), scenarios, false alarms, misses, cannot tell and the worst estimate error, with
-    the seeds of every wrong verdict."""
+    """The README's rows: per class and chip (the noisy one up to the shipped noise, beyond,
+    and both together), scenarios, false alarms, misses, cannot tell and the worst estimate
+    error, with the seeds of every wrong verdict."""
     rows = []
     kept = {seed: r for seed, r in results.items() if r is not None}
     groups = {
         "deterministic": ("deterministic", lambda r: True),
         "noisy ≤1×": ("noisy", lambda r: r["noise"] <= NOISE_ASSERTED),
         "noisy 1–2×": ("noisy", lambda r: r["noise"] > NOISE_ASSERTED),
+        TOTAL: ("noisy", lambda r: True),
     }
     for cls in CLASSES:
         for label, (chip, member) in groups.items():
@@ -295,6 +308,7 @@ def wrong_verdicts(results: dict) -> dict[str, list[int]]:
         for row in table(results)
         for what in ("false_alarms", "misses")
         if row[what]
+        and row["chip"] != TOTAL
         and row["class"] not in REPORTED_ONLY
         and not (row["chip"] == "noisy 1–2×" and row["class"] in ("agreement", "reset_mode"))
     }
