@@ -81,6 +81,12 @@ REGRESSIONS: dict[str, int] = {
 #: Seeds still judged wrong, beyond the shipped noise: each must stay wrong until fixed.
 KNOWN_WRONG: dict[str, int] = {
     "noisy-1.6x-counts-skewed-in-a-run-of-windows": 180,  # 1.7 ms read, 0.2 ms true
+    # Reset mode at 1.9x: losing 4-8 % of the first layer's spikes moves its count as far as
+    # the references are apart (5.2-5.9 %), towards the reset to zero (reported, not asserted).
+    "noisy-1.9x-subtracting-chip-read-as-zero": 103,
+    "noisy-1.9x-chip-flipped-to-subtract-read-as-zero": 139,
+    "noisy-1.9x-chip-flipped-to-subtract-read-as-zero-dense": 189,
+    "noisy-1.9x-subtracting-chip-read-as-zero-32px": 233,
 }
 
 
@@ -302,7 +308,9 @@ def tally(tmp_path_factory):
     return add
 
 
-def wrong_verdicts(results: dict) -> dict[str, list[int]]:
+def wrong_verdicts(results: dict, beyond_noise: bool = False) -> dict[str, list[int]]:
+    """The wrong verdicts asserted (with ``beyond_noise``, also those of agreement and reset
+    mode past the shipped noise, which are reported, not asserted)."""
     return {
         f"{row['chip']} {row['class']} {what}": row[what]
         for row in table(results)
@@ -310,19 +318,24 @@ def wrong_verdicts(results: dict) -> dict[str, list[int]]:
         if row[what]
         and row["chip"] != TOTAL
         and row["class"] not in REPORTED_ONLY
-        and not (row["chip"] == "noisy 1–2×" and row["class"] in ("agreement", "reset_mode"))
+        and (
+            beyond_noise
+            or not (row["chip"] == "noisy 1–2×" and row["class"] in ("agreement", "reset_mode"))
+        )
     }
 
 
 @pytest.mark.parametrize("seeds", CHUNKS, ids=lambda s: f"scenarios{s.start}-{s.stop - 1}")
 def test_generated(device, seeds, tally):
     """No false alarm and no miss in any class, on either chip (agreement and reset mode up
-    to the shipped noise); estimate errors are reported, not asserted."""
+    to the shipped noise); estimate errors are reported, not asserted. A seed known to be
+    judged wrong is counted in the table and left to ``test_known_wrong``."""
     results = {seed: evaluate(device, seed) for seed in seeds}
     everything = tally(results)
     if everything is not None:
         print_table(everything)
-    assert not wrong_verdicts(results), wrong_verdicts(results)
+    wrong = wrong_verdicts({s: r for s, r in results.items() if s not in KNOWN_WRONG.values()})
+    assert not wrong, wrong
 
 
 @pytest.mark.parametrize("seed", list(REGRESSIONS.values()), ids=list(REGRESSIONS))
@@ -335,4 +348,4 @@ def test_regression(device, seed):
 @pytest.mark.parametrize("seed", list(KNOWN_WRONG.values()), ids=list(KNOWN_WRONG))
 def test_known_wrong(device, seed):
     results = {seed: evaluate(device, seed)}
-    assert not wrong_verdicts(results), wrong_verdicts(results)
+    assert not wrong_verdicts(results, beyond_noise=True), wrong_verdicts(results, True)
