@@ -166,7 +166,9 @@ class HilMeasure(Measure):
         the spike-count maps, total-count error, rate-series distance, and (exit layers) how
         often the predicted class is the same. A cosine under the limit on a layer whose
         monitored spikes pass a decimator (or come from spikes that did) is recorded as
-        skipped, with why: there it cannot tell a right chip from a misaddressing one."""
+        skipped, with why: there it cannot tell a right chip from a misaddressing one; a pass
+        where a chip firing at random neurons would reach about the limit too (a flat
+        reference map) is marginal, with why."""
         layers = agreement(run, reference, class_window_us=class_window_us)
         prefix = _prefix(run)
         for layer in layers:
@@ -191,10 +193,18 @@ class HilMeasure(Measure):
                     self.skip(name + what, reason)
                 continue
             unsure = layer.cosine_cannot_tell(min_cosine)
+            blind = layer.cosine_shows_nothing(min_cosine)
             if unsure:
                 self.skip(name + "cosine", f"{note}: cannot tell: {unsure}")
             else:
-                self(name + "cosine", layer.cosine, lower=min_cosine, note=note, better="higher")
+                self(
+                    name + "cosine",
+                    layer.cosine,
+                    lower=min_cosine,
+                    marginal=1.0 if blind else None,  # a cosine is at most 1: any pass
+                    note=f"{note}; cannot tell: {blind}" if blind else note,
+                    better="higher",
+                )
             self(
                 name + "count_error",
                 layer.count_error,

@@ -30,11 +30,10 @@ import dataclasses
 import json
 import os
 
-import numpy as np
 import pytest
 from filelock import FileLock
 
-from hil.analysis.agreement import agreement, count_maps, event_reference, judge_reset_mode
+from hil.analysis.agreement import agreement, event_reference, judge_reset_mode
 from hil.analysis.delay import ideal_chip
 from hil.analysis.stall import stall_report
 from hil.analysis.synops import synops_report
@@ -183,14 +182,12 @@ def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
     """The chip must agree (min cosine 0.9 on the deterministic chip, 0.5 on a noisy one up
     to the shipped noise, first layer only; beyond it, no verdict is right or wrong), and a
     chip whose every spike carries a random address must not, judged on the layers where
-    such a chip would reach under 0.8× the limit (``chance_cosine``; elsewhere "cannot
-    tell"); layers with under 50 spikes are left out, and so are those whose cosine the
-    check itself cannot judge (under the limit behind a decimator:
+    such a chip would reach under 0.8× the limit (``LayerAgreement.chance_cosine``;
+    elsewhere "cannot tell"); layers with under 50 spikes are left out, and so are those
+    whose cosine the check itself cannot judge (under the limit behind a decimator:
     ``LayerAgreement.cosine_cannot_tell``)."""
     min_cosine = 0.9 if noise == 0 else 0.5
     entry = deployment.mapping.core_of(0)
-    program = program_from_config(deployment.mapping.config, deployment.device.profile)
-    neurons = {core.index: int(np.prod(core.output_shape)) for core in program.cores}
 
     def disagrees(device_run, can_show: bool) -> bool | None:
         layers = [
@@ -198,10 +195,7 @@ def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
             for layer in agreement(device_run, reference)
             if min(layer.reference_spikes, layer.device_spikes) >= 50
             and (noise == 0 or layer.core == entry)  # noise compounds layer by layer
-            and (
-                not can_show
-                or chance_cosine(reference, layer, neurons[layer.core]) < 0.8 * min_cosine
-            )
+            and (not can_show or layer.chance_cosine < 0.8 * min_cosine)
             and not layer.cosine_cannot_tell(min_cosine)
         ]
         if not layers:
@@ -219,18 +213,6 @@ def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
     own = disagrees(run, can_show=False)
     wrong = disagrees(replay(deployment, inputs, scrambled, seed), can_show=True)
     return bool(own) and noise <= 1.0, wrong is False, wrong is None, None
-
-
-def chance_cosine(reference: Run, layer, neurons: int) -> float:
-    """The cosine a chip reaches with ``layer``'s reference count map when it sends its
-    ``layer.device_spikes`` spikes under addresses drawn uniformly from the core's
-    ``neurons`` (in expectation: E[c·d] = nS/M, E|d|² = n + n(n−1)/M); the scrambled chip
-    lands within 0.05 of it. A layer where it reaches near the limit cannot show a chip
-    that misaddresses its spikes."""
-    _, counts = count_maps(reference.outputs[:0], reference.outputs_of(layer.core))
-    n, total = layer.device_spikes, counts.sum()
-    norm = np.linalg.norm(counts) * np.sqrt(n + n * (n - 1) / neurons)
-    return float(n * total / neurons / norm) if norm else 1.0
 
 
 def _reset_mode(run, deployment, inputs, chip, seed, made: str):
