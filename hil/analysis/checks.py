@@ -164,7 +164,11 @@ class HilMeasure(Measure):
         """Per monitored layer, the chip against the sinabs reference: how many spikes it
         fired (at least one, unless ``expect_silent`` is True or lists the layer), cosine of
         the spike-count maps, total-count error, rate-series distance, and (exit layers) how
-        often the predicted class is the same."""
+        often the predicted class is the same. A cosine under the limit on a layer whose
+        monitored spikes pass a decimator (or come from spikes that did) is recorded as
+        skipped, with why: there it cannot tell a right chip from a misaddressing one; a pass
+        where a chip firing at random neurons would reach about the limit too (a flat
+        reference map) is marginal, with why."""
         layers = agreement(run, reference, class_window_us=class_window_us)
         prefix = _prefix(run)
         for layer in layers:
@@ -188,7 +192,19 @@ class HilMeasure(Measure):
                 for what in ("cosine", "count_error", "rate_distance"):
                     self.skip(name + what, reason)
                 continue
-            self(name + "cosine", layer.cosine, lower=min_cosine, note=note, better="higher")
+            unsure = layer.cosine_cannot_tell(min_cosine)
+            blind = layer.cosine_shows_nothing(min_cosine)
+            if unsure:
+                self.skip(name + "cosine", f"{note}: cannot tell: {unsure}")
+            else:
+                self(
+                    name + "cosine",
+                    layer.cosine,
+                    lower=min_cosine,
+                    marginal=1.0 if blind else None,  # a cosine is at most 1: any pass
+                    note=f"{note}; cannot tell: {blind}" if blind else note,
+                    better="higher",
+                )
             self(
                 name + "count_error",
                 layer.count_error,
@@ -244,7 +260,7 @@ class HilMeasure(Measure):
             f"behaves like {verdict.behaves_like!r}; references {verdict.reference}"
         )
         for mode, distance in verdict.distance.items():
-            self(f"{prefix}count_distance_{mode}_reference", distance)
+            self(f"{prefix}{verdict.evidence}_distance_{mode}_reference", distance, note=note)
         if verdict.cannot_tell:
             self.skip(f"{prefix}reset_mode_matches", f"cannot tell: {verdict.cannot_tell}")
         else:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from hil.analysis.agreement import LayerAgreement, ResetModeVerdict
+from hil.analysis.agreement import EVIDENCE, LayerAgreement, ResetModeVerdict
 from hil.analysis.power import PowerReport
 from hil.analysis.stall import StallReport
 from hil.analysis.synops import SynopsReport
@@ -209,7 +209,7 @@ def _reset_mode_panel(
             color="tab:green" if mode == verdict.expected else "tab:red",
             alpha=0.8,
             label=f"{verdict.reference or 'reference'}: reset {mode}{made_for}\n"
-            f"first-layer count error {verdict.distance[mode]:.3f}",
+            f"{EVIDENCE[verdict.evidence]} {verdict.distance[mode]:.3f}",
         )
     ax.set_xticks(positions, [f"layer {a.layer}\ncore {a.core}" for a in layers])
     wrong = verdict.behaves_like != verdict.expected and not verdict.cannot_tell

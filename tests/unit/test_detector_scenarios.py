@@ -17,8 +17,9 @@ truth, on the deterministic chip and on a noisy one (0–2× the shipped ``noisy
   flipped (must not); "cannot tell" is counted on its own.
 
 ``DETECTOR_SCENARIOS`` (default 6) sets how many scenarios; the full count the README's
-table quotes is ``DETECTOR_SCENARIOS=200 pytest -n 2 -rP tests/unit/test_detector_scenarios.py
--k generated``. Scenarios run in chunks (each its own test, so ``-n 2`` spreads them) adding
+table quotes is ``DETECTOR_SCENARIOS=240 pytest -n 2 -rP tests/unit/test_detector_scenarios.py
+-k generated`` (about one draw in ten is skipped as too costly, which leaves over 200 per
+class on each chip). Scenarios run in chunks (each its own test, so ``-n 2`` spreads them) adding
 to a tally the workers share; the chunk completing it prints the table. Seeds that once
 failed are kept as named tests (``REGRESSIONS``).
 """
@@ -29,11 +30,10 @@ import dataclasses
 import json
 import os
 
-import numpy as np
 import pytest
 from filelock import FileLock
 
-from hil.analysis.agreement import agreement, count_maps, event_reference, judge_reset_mode
+from hil.analysis.agreement import agreement, event_reference, judge_reset_mode
 from hil.analysis.delay import ideal_chip
 from hil.analysis.stall import stall_report
 from hil.analysis.synops import synops_report
@@ -65,16 +65,27 @@ REPORTED_ONLY = ("agreement_sinabs",)
 CHIPS = ("deterministic", "noisy")
 #: Agreement and reset mode are asserted up to the shipped noise; beyond, reported only.
 NOISE_ASSERTED = 1.0
+TOTAL = "noisy 0–2×"  # the table's row of every noisy scenario
 #: Seeds that once gave a wrong verdict, each kept as a named test.
 REGRESSIONS: dict[str, int] = {
     "noisy-chip-lost-every-output-of-a-stalled-core": 32,  # 34 µs of 4.4 ms: "cannot tell"
     "stall-peak-after-its-last-resolved-window": 57,  # 6.0 s of 9.9 s: now the drain
     "noisy-stalled-cores-without-outputs": 78,  # -99.7 % of the peak: now "cannot tell"
     "noisy-reset-read-on-deep-layers": 21,  # a chip resetting to zero judged 'subtract'
+    "noisy-first-layer-decimated-1-in-4": 56,  # cosine 0.36 on a right chip: "disagrees"
+    "noisy-first-layer-decimated-1-in-8": 85,  # cosine 0.17 on a right chip: "disagrees"
+    "noisy-48px-first-layer-decimated-1-in-4": 130,  # cosine 0.40 on a right chip: "disagrees"
+    "noisy-0.3x-first-layer-decimated-1-in-2": 140,  # cosine 0.48 on a right chip: "disagrees"
 }
 #: Seeds still judged wrong, beyond the shipped noise: each must stay wrong until fixed.
 KNOWN_WRONG: dict[str, int] = {
     "noisy-1.6x-counts-skewed-in-a-run-of-windows": 180,  # 1.7 ms read, 0.2 ms true
+    # Reset mode at 1.9x: losing 4-8 % of the first layer's spikes moves its count as far as
+    # the references are apart (5.2-5.9 %), towards the reset to zero (reported, not asserted).
+    "noisy-1.9x-subtracting-chip-read-as-zero": 103,
+    "noisy-1.9x-chip-flipped-to-subtract-read-as-zero": 139,
+    "noisy-1.9x-chip-flipped-to-subtract-read-as-zero-dense": 189,
+    "noisy-1.9x-subtracting-chip-read-as-zero-32px": 233,
 }
 
 
@@ -170,9 +181,11 @@ def _untimed(deployment, chip, seed) -> Speck:
 def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
     """The chip must agree (min cosine 0.9 on the deterministic chip, 0.5 on a noisy one up
     to the shipped noise, first layer only; beyond it, no verdict is right or wrong), and a
-    chip whose every spike carries a random address must not, judged on the layers whose
-    reference map differs from a flat one (elsewhere "cannot tell"); layers with under 50
-    spikes are left out."""
+    chip whose every spike carries a random address must not, judged on the layers where
+    such a chip would reach under 0.8× the limit (``LayerAgreement.chance_cosine``;
+    elsewhere "cannot tell"); layers with under 50 spikes are left out, and so are those
+    whose cosine the check itself cannot judge (under the limit behind a decimator:
+    ``LayerAgreement.cosine_cannot_tell``)."""
     min_cosine = 0.9 if noise == 0 else 0.5
     entry = deployment.mapping.core_of(0)
 
@@ -182,7 +195,8 @@ def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
             for layer in agreement(device_run, reference)
             if min(layer.reference_spikes, layer.device_spikes) >= 50
             and (noise == 0 or layer.core == entry)  # noise compounds layer by layer
-            and (not can_show or flat_cosine(reference, layer.core) < min_cosine)
+            and (not can_show or layer.chance_cosine < 0.8 * min_cosine)
+            and not layer.cosine_cannot_tell(min_cosine)
         ]
         if not layers:
             return None
@@ -201,14 +215,6 @@ def _agreement(run, reference, deployment, inputs, chip, seed, noise: float):
     return bool(own) and noise <= 1.0, wrong is False, wrong is None, None
 
 
-def flat_cosine(reference: Run, core: int) -> float:
-    """The cosine of ``core``'s reference count map with a flat one: a chip that scatters its
-    spikes at random reaches about this, so a layer above the limit here cannot tell."""
-    _, counts = count_maps(reference.outputs[:0], reference.outputs_of(core))
-    norm = np.linalg.norm(counts) * np.sqrt(len(counts))
-    return float(counts.sum() / norm) if norm else 1.0
-
-
 def _reset_mode(run, deployment, inputs, chip, seed, made: str):
     verdict, _, _ = judge_reset_mode(run, expected=made)
     program = program_from_config(deployment.mapping.config, deployment.device.profile)
@@ -225,15 +231,16 @@ def _reset_mode(run, deployment, inputs, chip, seed, made: str):
 
 
 def table(results: dict) -> list[dict]:
-    """The README's rows: per class and chip (the noisy one up to the shipped noise and
-    beyond), scenarios, false alarms, misses, cannot tell and the worst estimate error, with
-    the seeds of every wrong verdict."""
+    """The README's rows: per class and chip (the noisy one up to the shipped noise, beyond,
+    and both together), scenarios, false alarms, misses, cannot tell and the worst estimate
+    error, with the seeds of every wrong verdict."""
     rows = []
     kept = {seed: r for seed, r in results.items() if r is not None}
     groups = {
         "deterministic": ("deterministic", lambda r: True),
         "noisy ≤1×": ("noisy", lambda r: r["noise"] <= NOISE_ASSERTED),
         "noisy 1–2×": ("noisy", lambda r: r["noise"] > NOISE_ASSERTED),
+        TOTAL: ("noisy", lambda r: True),
     }
     for cls in CLASSES:
         for label, (chip, member) in groups.items():
@@ -283,26 +290,34 @@ def tally(tmp_path_factory):
     return add
 
 
-def wrong_verdicts(results: dict) -> dict[str, list[int]]:
+def wrong_verdicts(results: dict, beyond_noise: bool = False) -> dict[str, list[int]]:
+    """The wrong verdicts asserted (with ``beyond_noise``, also those of agreement and reset
+    mode past the shipped noise, which are reported, not asserted)."""
     return {
         f"{row['chip']} {row['class']} {what}": row[what]
         for row in table(results)
         for what in ("false_alarms", "misses")
         if row[what]
+        and row["chip"] != TOTAL
         and row["class"] not in REPORTED_ONLY
-        and not (row["chip"] == "noisy 1–2×" and row["class"] in ("agreement", "reset_mode"))
+        and (
+            beyond_noise
+            or not (row["chip"] == "noisy 1–2×" and row["class"] in ("agreement", "reset_mode"))
+        )
     }
 
 
 @pytest.mark.parametrize("seeds", CHUNKS, ids=lambda s: f"scenarios{s.start}-{s.stop - 1}")
 def test_generated(device, seeds, tally):
     """No false alarm and no miss in any class, on either chip (agreement and reset mode up
-    to the shipped noise); estimate errors are reported, not asserted."""
+    to the shipped noise); estimate errors are reported, not asserted. A seed known to be
+    judged wrong is counted in the table and left to ``test_known_wrong``."""
     results = {seed: evaluate(device, seed) for seed in seeds}
     everything = tally(results)
     if everything is not None:
         print_table(everything)
-    assert not wrong_verdicts(results), wrong_verdicts(results)
+    wrong = wrong_verdicts({s: r for s, r in results.items() if s not in KNOWN_WRONG.values()})
+    assert not wrong, wrong
 
 
 @pytest.mark.parametrize("seed", list(REGRESSIONS.values()), ids=list(REGRESSIONS))
@@ -315,4 +330,4 @@ def test_regression(device, seed):
 @pytest.mark.parametrize("seed", list(KNOWN_WRONG.values()), ids=list(KNOWN_WRONG))
 def test_known_wrong(device, seed):
     results = {seed: evaluate(device, seed)}
-    assert not wrong_verdicts(results), wrong_verdicts(results)
+    assert not wrong_verdicts(results, beyond_noise=True), wrong_verdicts(results, True)
