@@ -84,12 +84,15 @@ class HilSession:
         config.stash[_KEY] = self
 
     def warn(self, line: str) -> None:
-        """One line for the user now, between the tests' progress (stderr before the
-        terminal exists)."""
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is None:
+        """One line for the user now, between the tests' progress, also from inside a test
+        (past its output capture); stderr before the terminal exists."""
+        plugins = self.config.pluginmanager
+        reporter = plugins.get_plugin("terminalreporter")
+        capture = plugins.get_plugin("capturemanager")
+        if reporter is None or capture is None:
             print(f"speck-hil: WARNING: {line}", file=sys.stderr, flush=True)
-        else:
+            return
+        with capture.global_and_fixture_disabled():
             reporter.write_line(f"speck-hil: WARNING: {line}", yellow=True)
 
     def finish_record(self, exitstatus: int) -> bool:
