@@ -186,9 +186,22 @@ def test_a_disk_that_fills_midway_loses_no_result(tmp_path):
     for name in ("HIL_HISTORY", "HIL_REPORT", "HIL_ARTIFACTS", "PYTEST_ADDOPTS"):
         env.pop(name, None)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "fulldisk", "-p", "no:cacheprovider"]
-        + [NO_BENCHMARK, "-p", "no:xdist", "-q", "test_suite.py"]
-        + [f"--hil-report={report}", f"--hil-artifacts={full / 'art'}"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "fulldisk",
+            "-p",
+            "no:cacheprovider",
+            NO_BENCHMARK,
+            "-p",
+            "no:xdist",
+            "-q",
+            "test_suite.py",
+            f"--hil-report={report}",
+            f"--hil-artifacts={full / 'art'}",
+        ],
         cwd=full,
         env=env,
         capture_output=True,
@@ -232,8 +245,17 @@ def test_a_test_file_name_that_is_not_utf8_is_reported_and_stored(tmp_path, caps
     db = tmp_path / "h.sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HIL_", "PYTEST_ADDOPTS"))}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", NO_BENCHMARK, "-q"]
-        + [f"--hil-report={report}", f"--hil-history={db}"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            NO_BENCHMARK,
+            "-q",
+            f"--hil-report={report}",
+            f"--hil-history={db}",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -304,8 +326,16 @@ def test_a_session_waits_for_another_writer_saying_so(tmp_path):
     assert holder.stdout.readline() == b"held\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HIL_", "PYTEST_ADDOPTS"))}
     session = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", NO_BENCHMARK, "-q"]
-        + [f"--hil-history={db}"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            NO_BENCHMARK,
+            "-q",
+            f"--hil-history={db}",
+        ],
         cwd=tmp_path,
         env={**env, "HIL_HISTORY_LOCK_WAIT": "300"},
         stdout=subprocess.PIPE,
