@@ -18,6 +18,7 @@ READERS = {
     "HIL_SIM_PROFILE": "hil.emulator.truth:check_sim_profile",
     "HIL_SIM_ARRAYS": "hil.backends:sim_arrays",
     "HIL_RECORDINGS": "hil.recordings.folders:check_environment_folder",
+    "HIL_HISTORY_LOCK_WAIT": "hil.history.integrity:lock_wait",
 }
 
 

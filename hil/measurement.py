@@ -84,7 +84,7 @@ class Measurement:
                 "(a run record stores it)"
             )
         for what in ("unit", "note"):
-            object.__setattr__(self, what, _storable_text(getattr(self, what)))
+            object.__setattr__(self, what, storable_text(getattr(self, what)))
         for what in ("value", "lower", "upper", "marginal", "target"):
             number = getattr(self, what)
             if number is None and what != "value":
@@ -266,14 +266,11 @@ def _is_text(text: str) -> bool:
     return True
 
 
-def _storable_text(text: object) -> str:
-    """A unit or note as text UTF-8 can hold: bytes no encoding names stay visible as escapes."""
+def storable_text(text: object) -> str:
+    """Text UTF-8 can hold (a unit, a note, a test id from a file name that is not UTF-8):
+    a lone surrogate stays visible as its escape (``\\udcff``), the rest unchanged."""
     text = str(text)
-    return (
-        text
-        if _is_text(text)
-        else text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
-    )
+    return text if _is_text(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _json_number(value: float | None):

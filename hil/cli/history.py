@@ -148,12 +148,31 @@ def _import(args: argparse.Namespace) -> int:
             except HistoryError as exc:
                 failures.append(str(exc))
                 continue
-            stored = store.append(entry)
             what = f"{len(entry.results)} values, started {entry.started.isoformat()}"
-            print(f"{path}: {'stored' if stored else 'already stored'} ({what})")
+            if store.append(entry):
+                print(f"{path}: stored ({what})")
+                if entry.ended is None and entry.source == "run record":
+                    print(f"speck-hil: warning: {_unfinished(path, entry)}", file=sys.stderr)
+                continue
+            differ = store.differences(entry)
+            if differ:
+                failures.append(
+                    f"{path}: run {entry.run_id} is stored already and this file differs in "
+                    f"{', '.join(differ)}; refused, the stored run is kept"
+                )
+            else:
+                print(f"{path}: already stored ({what})")
     for failure in failures:
         print(f"speck-hil: error: {failure}", file=sys.stderr)
     return EXIT_BAD_INPUT if failures else 0
+
+
+def _unfinished(path: Path, entry) -> str:
+    return (
+        f"{path}: session.ended is null (the session was killed before it ended): stored as "
+        f"an incomplete run with the {len(entry.results)} values of the tests that finished "
+        "(`history runs` shows it)"
+    )
 
 
 def _runs(args: argparse.Namespace) -> int:
@@ -170,6 +189,7 @@ def _runs(args: argparse.Namespace) -> int:
         "harness commit",
         "samna",
         "emulated truth",
+        "end",
         "n",
     )
     table = [
@@ -184,6 +204,7 @@ def _runs(args: argparse.Namespace) -> int:
             (r.harness_commit or "-")[:10],
             r.versions["samna"] or "-",
             r.emulated_truth or "-",
+            r.state,
             str(r.results),
         )
         for r in history.runs

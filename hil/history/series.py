@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: pytest's exit status of a session stopped by Ctrl-C (``pytest.ExitCode.INTERRUPTED``)
+INTERRUPTED = 2
+
 
 @dataclass(frozen=True)
 class SeriesKey:
@@ -51,6 +54,19 @@ class RunInfo:
     emulated_truth: str | None = None  # HIL_SIM_PROFILE and the truth's content hash
     exitstatus: int | None = None
     results: int = 0
+    ended: dt.datetime | None = None  # None: the session never ended (killed)
+
+    @property
+    def state(self) -> str:
+        """How the session ended: "exit N", "interrupted" (Ctrl-C: pytest's exit status 2,
+        what finished is stored) or "incomplete" (killed: no end recorded, what finished
+        is stored). Every value stored was measured by a test that finished, so detection
+        counts them all; a run that ended early only measured fewer series."""
+        if self.ended is None:
+            return "incomplete"
+        if self.exitstatus == INTERRUPTED:
+            return "interrupted"
+        return f"exit {self.exitstatus}" if self.exitstatus is not None else "-"
 
     def provenance(self) -> dict[str, str | None]:
         """What a change can be traced to, by name: versions, commits of the suite and the

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -167,9 +168,16 @@ def database_url(path_or_url: str) -> str:
 
 class HistoryStore:
     """The history at ``path_or_url``. ``create`` makes the file and tables when absent;
-    without it a missing history is an error (reading commands never create one)."""
+    without it a missing history is an error (reading commands never create one).
+    ``waiting`` is told in one line when opening waits for another process's lock (by
+    default that line goes to stderr)."""
 
-    def __init__(self, path_or_url: str, create: bool = True):
+    def __init__(
+        self,
+        path_or_url: str,
+        create: bool = True,
+        waiting: Callable[[str], None] | None = None,
+    ):
         self.url = database_url(path_or_url)
         try:
             url = sa.make_url(self.url)
@@ -177,7 +185,7 @@ class HistoryStore:
             raise HistoryError(f"history {path_or_url!r}: not a path or a database URL") from None
         self.shown = url.render_as_string(hide_password=True)
         if url.get_backend_name() == "sqlite":
-            problem = sqlite_problem(url.database, create, meta.name)  # before anything is made
+            problem = sqlite_problem(url.database, create, meta.name, waiting or _to_stderr)
             if problem:
                 raise HistoryError(f"history {url.database or self.shown}: {problem}")
             path = Path(url.database)
@@ -258,60 +266,57 @@ class HistoryStore:
                 raise
         return True
 
+    def differences(self, entry: RunEntry) -> list[str]:
+        """What the stored run of ``entry.run_id`` says otherwise than ``entry`` (the fields,
+        or how many values differ); empty when it is the same run (from any source)."""
+        with self._errors("read a run"), self.engine.connect() as connection:
+            row = (
+                connection.execute(sa.select(runs).where(runs.c.run_id == entry.run_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return []
+            stored = connection.execute(
+                sa.select(*_RESULT_FIELDS).where(results.c.run == row["id"])
+            ).all()
+        differ = [
+            name
+            for name, value in _run_fields(entry).items()
+            if (_utc(row[name]) if isinstance(row[name], dt.datetime) else row[name]) != value
+        ]
+        mine = sorted(map(repr, _result_rows(entry)))
+        theirs = sorted(repr(tuple(r)) for r in stored)
+        if mine != theirs:
+            other = sum(1 for r in mine if r not in set(theirs))
+            differ.append(f"values ({other} of {len(mine)} not among the {len(theirs)} stored)")
+        return differ
+
     def _has_run(self, run_id: str) -> bool:
         with self.engine.connect() as connection:
             found = connection.execute(sa.select(runs.c.id).where(runs.c.run_id == run_id))
             return found.first() is not None
 
     def _insert(self, connection: sa.Connection, entry: RunEntry) -> None:
-        versions = entry.versions
         row = connection.execute(
             runs.insert().values(
+                **_run_fields(entry),
                 run_id=entry.run_id,
-                started=entry.started.astimezone(dt.timezone.utc),
-                ended=entry.ended.astimezone(dt.timezone.utc) if entry.ended else None,
                 stored=dt.datetime.now(dt.timezone.utc),
                 source=entry.source,
-                exitstatus=entry.exitstatus,
-                host=entry.host,
-                git_commit=entry.git_commit,
-                git_branch=entry.git_branch,
-                harness_version=versions.get("harness"),
-                sinabs_version=versions.get("sinabs"),
-                torch_version=versions.get("torch"),
-                samna_version=versions.get("samna"),
-                device_type=entry.device_type,
-                serial=entry.serial,
-                logic_version=entry.logic_version,
-                profile=entry.profile,
-                profile_sha256=entry.profile_sha256,
-                budgets_measured=entry.budgets_measured,
                 provenance=json.dumps(
-                    {"versions": versions, **entry.provenance}, default=str, ensure_ascii=False
+                    {"versions": entry.versions, **entry.provenance},
+                    default=str,
+                    ensure_ascii=False,
                 ),
             )
         )
         run_pk = row.inserted_primary_key[0]
         if entry.results:
+            names = [c.name for c in _RESULT_FIELDS]
             connection.execute(
                 results.insert(),
-                [
-                    {
-                        "run": run_pk,
-                        "test": r.test,
-                        "measurement": r.measurement,
-                        "serial": r.serial or entry.serial,
-                        "profile": entry.profile,
-                        "value": r.value,
-                        "unit": r.unit,
-                        "lower": r.lower,
-                        "upper": r.upper,
-                        "marginal": r.marginal,
-                        "outcome": r.outcome,
-                        "better": _better_text(r.better, r.target),
-                    }
-                    for r in entry.results
-                ],
+                [{"run": run_pk, **dict(zip(names, r, strict=True))} for r in _result_rows(entry)],
             )
         if entry.replays:
             connection.execute(
@@ -385,7 +390,7 @@ class HistoryStore:
         the values in storage order (an index-ordered read jumps around the file and costs
         five times as much), grouped here, and what the latest stored value of each series
         said (unit, limits, better) in one more query (``hil.history.series``)."""
-        run_columns = [c for c in runs.c if c.name not in ("stored", "ended")]
+        run_columns = [c for c in runs.c if c.name != "stored"]
         count = (
             sa.select(sa.func.count(results.c.id))
             .where(results.c.run == runs.c.id)
@@ -523,6 +528,52 @@ class Acceptance:
     reason: str
 
 
+def _run_fields(entry: RunEntry) -> dict[str, object]:
+    """The columns of ``hil_runs`` a run's record decides (not its source or provenance)."""
+    versions = entry.versions
+    return {
+        "started": entry.started.astimezone(dt.timezone.utc),
+        "ended": entry.ended.astimezone(dt.timezone.utc) if entry.ended else None,
+        "exitstatus": entry.exitstatus,
+        "host": entry.host,
+        "git_commit": entry.git_commit,
+        "git_branch": entry.git_branch,
+        "harness_version": versions.get("harness"),
+        "sinabs_version": versions.get("sinabs"),
+        "torch_version": versions.get("torch"),
+        "samna_version": versions.get("samna"),
+        "device_type": entry.device_type,
+        "serial": entry.serial,
+        "logic_version": entry.logic_version,
+        "profile": entry.profile,
+        "profile_sha256": entry.profile_sha256,
+        "budgets_measured": entry.budgets_measured,
+    }
+
+
+_RESULT_FIELDS = tuple(c for c in results.c if c.name not in ("id", "run"))
+
+
+def _result_rows(entry: RunEntry) -> list[tuple]:
+    """Each value of ``entry`` as its ``hil_results`` row (without the ids)."""
+    return [
+        (
+            r.test,
+            r.measurement,
+            r.serial or entry.serial,
+            entry.profile,
+            r.value,
+            r.unit,
+            r.lower,
+            r.upper,
+            r.marginal,
+            r.outcome,
+            _better_text(r.better, r.target),
+        )
+        for r in entry.results
+    ]
+
+
 def _better_text(better: str | None, target: float | None) -> str | None:
     return f"target={target!r}" if better == "target" and target is not None else better
 
@@ -553,6 +604,7 @@ def _run_info(index: int, row: sa.RowMapping) -> RunInfo:
         index=index,
         run_id=row["run_id"],
         started=_utc(row["started"]),
+        ended=_utc(row["ended"]) if row["ended"] else None,
         source=row["source"],
         host=row["host"] or "",
         git_commit=row["git_commit"],
@@ -605,6 +657,10 @@ def _versions(row) -> dict[str, str | None]:
 def _utc(time: dt.datetime) -> dt.datetime:
     """SQLite hands back times without their zone; every stored time is UTC."""
     return time if time.tzinfo else time.replace(tzinfo=dt.timezone.utc)
+
+
+def _to_stderr(line: str) -> None:
+    print(f"speck-hil: {line}", file=sys.stderr, flush=True)
 
 
 def _first_line(error: object) -> str:

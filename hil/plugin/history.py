@@ -17,8 +17,6 @@ a later ``speck-hil history import``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from hil.history.records import HistoryError, RunEntry, from_record
@@ -44,13 +42,13 @@ class HistoryHooks:
 
     @pytest.hookimpl(tryfirst=True)  # before pytest's JUnit writer
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        record = session_of(self.config).record
-        record.finish(exitstatus)
-        data = record.as_dict()
+        hil = session_of(self.config)
+        hil.finish_record(exitstatus)
+        data = hil.record.as_dict()
         try:
             now, before, measured = self._store(data)
         except (HistoryError, OSError, ValueError, TypeError, OverflowError) as exc:
-            kept = self._keep(record, data)
+            kept = hil.keep_record()
             self.lines = [
                 (f"history: this run was NOT stored: {exc}", {"red": True}),
                 (f"history: run record kept at {kept}; `speck-hil history import` it", {}),
@@ -120,14 +118,6 @@ class HistoryHooks:
         ):
             report = pytest.TestReport(nodeid, location, {}, outcome, longrepr, when)
             hook.pytest_runtest_logreport(report=report)
-
-    def _keep(self, record, data: dict) -> Path | str:
-        if record.path is not None:
-            return record.path
-        from hil.history.keep import fallback_folders, keep_run_record
-
-        path, refused = keep_run_record(data, fallback_folders(self.config.invocation_params.dir))
-        return path or f"NOWHERE ({'; '.join(refused)})"
 
     @pytest.hookimpl(trylast=True)  # the summary ends with this run against history
     def pytest_terminal_summary(self, terminalreporter) -> None:

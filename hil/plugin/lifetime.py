@@ -71,4 +71,5 @@ class DeviceLifetime:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.session.devices.close()
-        self.session.record.finish(exitstatus)
+        if not self.session.finish_record(exitstatus):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # not where it was asked for

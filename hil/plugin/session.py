@@ -7,7 +7,9 @@ reaches into another. The device's lifetime and recovery live in ``hil.lab.devic
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -70,12 +72,50 @@ class HilSession:
                 "rootdir": str(config.rootpath),
                 "provenance": provenance,
             },
+            warn=self.warn,
         )
+        #: where the record went when ``--hil-report`` could not take it at the end
+        self.record_kept: str | None = None
+        self._artifacts_unwritten = False
         #: False when the device is opened by the first device test instead of after
         #: collection (an xdist worker under --device-each learns its board only then).
         self.open_after_collection = True
         self._keep_runs(config)
         config.stash[_KEY] = self
+
+    def warn(self, line: str) -> None:
+        """One line for the user now, between the tests' progress, also from inside a test
+        (past its output capture); stderr before the terminal exists."""
+        plugins = self.config.pluginmanager
+        reporter = plugins.get_plugin("terminalreporter")
+        capture = plugins.get_plugin("capturemanager")
+        if reporter is None or capture is None:
+            print(f"speck-hil: WARNING: {line}", file=sys.stderr, flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"speck-hil: WARNING: {line}", yellow=True)
+
+    def finish_record(self, exitstatus: int) -> bool:
+        """End the run record; when ``--hil-report`` still cannot take it, keep it in the
+        first fallback folder that does (``hil.history.keep``). False then."""
+        self.record.finish(exitstatus)
+        if self.record.unwritten is None or self.record_kept is not None:
+            return self.record_kept is None
+        self.record_kept = str(self.keep_record())
+        return False
+
+    def keep_record(self) -> Path | str:
+        """Where the run record is kept whole: its own file when that was written, else the
+        first of the fallback folders that takes it."""
+        if self.record.path is not None and self.record.unwritten is None:
+            return self.record.path
+        if self.record_kept is not None:
+            return self.record_kept
+        from hil.history.keep import fallback_folders, keep_run_record
+
+        folders = fallback_folders(self.config.invocation_params.dir)
+        path, refused = keep_run_record(self.record.as_dict(), folders)
+        return path or f"NOWHERE ({'; '.join(refused)})"
 
     def _keep_runs(self, config: pytest.Config) -> None:
         """With ``--hil-artifacts-keep N``: this session's own folder (the controller names
@@ -157,8 +197,21 @@ class HilSession:
         if self.artifacts_dir is None:
             return
         folder = folder_for(self.artifacts_dir, item.nodeid)
-        state.artifacts += [str(p) for p in save_run(folder, state.runs, run)]
+        try:
+            state.artifacts += [str(p) for p in save_run(folder, state.runs, run)]
+        except OSError as exc:
+            self._artifacts_failed(folder, exc)
         state.runs += 1
+
+    def _artifacts_failed(self, folder: Path, exc: OSError) -> None:
+        """A replay's files could not be written: said once, the test's verdict untouched
+        (its measurements are in the run record)."""
+        if not self._artifacts_unwritten:
+            self._artifacts_unwritten = True
+            self.warn(
+                f"--hil-artifacts: cannot write into {folder} ({exc.strerror or exc}); "
+                "the tests go on, their artifacts are not kept until writing works again"
+            )
 
     def draw(self, item: pytest.Item, state: ItemState) -> None:
         """Pictures of the checked replays, when asked for or when the test failed."""
@@ -171,7 +224,10 @@ class HilSession:
         ):
             return
         folder = folder_for(self.artifacts_dir, item.nodeid)
-        state.artifacts += [str(path) for path in state.measure.draw(folder)]
+        try:
+            state.artifacts += [str(path) for path in state.measure.draw(folder)]
+        except OSError as exc:
+            self._artifacts_failed(folder, exc)
 
     def pictures_nowhere(self) -> str | None:
         """Pictures asked for (not just the default) with no folder to draw them into."""

@@ -39,12 +39,18 @@ class TerminalLines:
         hil = self.session
         lines = summary.section(hil.record.tests, option(hil.config, "hil_summary"))
         above = hil.summary_device_lines()
-        if not lines and not above:
+        if not lines and not above and hil.record_kept is None:
             return
         terminalreporter.section("speck-hil")
         for line in above + lines:
             terminalreporter.line(line)
         if hil.pictures_nowhere():
             terminalreporter.line(f"WARNING: {hil.pictures_nowhere()}", yellow=True)
-        if hil.record.path:
+        if hil.record_kept is not None:
+            terminalreporter.line(
+                f"run record kept at {hil.record_kept} (--hil-report could not be written: "
+                f"{hil.record.unwritten}); `speck-hil history import` it",
+                red=True,
+            )
+        elif hil.record.path:
             terminalreporter.line(f"run record: {hil.record.path}")

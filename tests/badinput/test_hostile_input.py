@@ -224,24 +224,6 @@ def test_a_history_that_cannot_keep_runs_is_refused(target):
     )
 
 
-def test_a_locked_history_is_refused_at_once(tmp_path):
-    """Another process holds the write lock: found at open, in seconds, not at the end."""
-    from hil.history.integrity import LOCK_WAIT_S
-    from hil.history.records import HistoryError
-    from hil.history.store import HistoryStore
-
-    path = _history(tmp_path, lambda path: None)
-    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        with pytest.raises(HistoryError) as error:
-            bounded(lambda: HistoryStore(str(path)), seconds=LOCK_WAIT_S + 30)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    one_line(str(error.value), "locked by another process")
-
-
 def test_pytest_refuses_a_foreign_history_before_any_test(pytester):
     path = _history(pytester.path, _foreign)
     before = digest(path)
