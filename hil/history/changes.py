@@ -17,7 +17,11 @@ changes. Here:
    estimated from the residuals of the segmentation and corrected for its small-sample bias;
 4. and by an effect measured cautiously (from the median before to the third of the runs
    after that moved least): relative (``min_effect``) when the level before is far from
-   zero, else absolute (``MIN_SIGMA`` noise levels).
+   zero, else absolute (``MIN_SIGMA`` noise levels);
+5. every stretch between the steps that held is tested for a ramp (a slow drift, which the
+   step test under AR(1) noise all but whitens away), by the same generalised least
+   squares with a ramp for a step, and dated at the first run its fitted ramp has moved by
+   the smallest change that counts.
 
 The weakest unconfirmed candidate is dropped and the rest tested again until every one left
 holds; then the autocorrelation is estimated again from the changes that held, until they
