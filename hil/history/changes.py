@@ -17,7 +17,11 @@ changes. Here:
    estimated from the residuals of the segmentation and corrected for its small-sample bias;
 4. and by an effect measured cautiously (from the median before to the third of the runs
    after that moved least): relative (``min_effect``) when the level before is far from
-   zero, else absolute (``MIN_SIGMA`` noise levels).
+   zero, else absolute (``MIN_SIGMA`` noise levels);
+5. every stretch between the steps that held is tested for a ramp (a slow drift, which the
+   step test under AR(1) noise all but whitens away), by the same generalised least
+   squares with a ramp for a step, and dated at the first run its fitted ramp has moved by
+   the smallest change that counts.
 
 The weakest unconfirmed candidate is dropped and the rest tested again until every one left
 holds; then the autocorrelation is estimated again from the changes that held, until they
@@ -46,6 +50,7 @@ NEAR = 100  # runs either side of a change its effect is estimated from
 FAR_FROM_ZERO = 10.0
 
 Direction = Literal["worse", "better", "changed"]
+Kind = Literal["step", "drift"]
 #: which way a measurement gets worse
 WORSE = ("higher", "lower", "away_from_zero", "away_from_target")
 
@@ -62,6 +67,9 @@ class Change:
     direction: Direction
     relative: bool = True  # ``effect`` is relative (the baseline is far from zero)
     noise: float = 0.0  # the series' run-to-run noise level (a σ)
+    #: a ``step`` (``after``: the median up to the next change) or a ``drift`` (a ramp from
+    #: ``index`` on; ``after``: the level it reached by the next change or the latest run)
+    kind: Kind = "step"
 
     def near(self, level: float, value: float, min_effect: float = MIN_EFFECT) -> bool:
         """``value`` is no real change from ``level``: within the smallest effect that
@@ -138,11 +146,9 @@ def change_points(
         return []
     phi = _phi_of_differences(x)
     penalty = 2.0 * math.log(len(x)) * (1 + phi) / (1 - phi)
-    tested = _select(x, _seeded_binseg(x / sigma, penalty, min_size), sigma, alpha, min_effect)
-    if not tested:
-        return []
+    steps = _select(x, _seeded_binseg(x / sigma, penalty, min_size), sigma, alpha, min_effect)
     changes = []
-    for c, p, before, after in tested:
+    for c, p, before, after, kind in _with_drifts(x, steps, sigma, alpha, min_effect, min_size):
         relative = abs(before) >= FAR_FROM_ZERO * sigma
         effect = (after - before) / abs(before) if relative else after - before
         changes.append(
@@ -155,6 +161,7 @@ def change_points(
                 direction=direction_of(before, after, worse, target),
                 relative=relative,
                 noise=sigma,
+                kind=kind,
             )
         )
     return changes
@@ -417,3 +424,165 @@ def _running_median(x: np.ndarray, width: int) -> np.ndarray:
     from scipy.ndimage import median_filter
 
     return median_filter(x, size=width, mode="nearest")
+
+
+def _with_drifts(
+    x: np.ndarray,
+    steps: list[tuple[int, float, float, float]],
+    sigma: float,
+    alpha: float,
+    min_effect: float,
+    min_size: int,
+) -> list[tuple[int, float, float, float, str]]:
+    """The confirmed steps and the drifts between them, as (index, p, median before, level
+    after, kind), in run order. A slow drift is a trend, which the step test under AR(1)
+    noise all but whitens away (its whitened step is 1 − φ high after the first run), so
+    every stretch between steps is also tested for a ramp (``_drift``). Binary segmentation
+    cuts a long ramp into a staircase of steps; a step next to a drift in the same
+    direction is taken as part of it and the drift tested again over both stretches."""
+    steps = list(steps)
+    while True:
+        bounds = [0, *(c for c, *_ in steps), len(x)]
+        drifts = [
+            _drift(x, a, b, sigma, alpha, min_effect, min_size)
+            for a, b in itertools.pairwise(bounds)
+        ]
+        absorbed = next(
+            (
+                j
+                for i, drift in enumerate(drifts)
+                if drift is not None
+                for j in (i - 1, i)
+                if 0 <= j < len(steps) and _rises(steps[j]) == _rises(drift)
+            ),
+            None,
+        )
+        if absorbed is None:
+            found = [(*step, "step") for step in steps] + [(*d, "drift") for d in drifts if d]
+            return sorted(found)
+        merged = _drift(
+            x, bounds[absorbed], bounds[absorbed + 2], sigma, alpha, min_effect, min_size
+        )
+        if merged is None or _rises(merged) != _rises(steps[absorbed]):
+            found = [(*step, "step") for step in steps] + [(*d, "drift") for d in drifts if d]
+            return sorted(found)
+        del steps[absorbed]
+
+
+def _rises(change: tuple[int, float, float, float]) -> bool:
+    return change[3] > change[2]
+
+
+def _drift(
+    x: np.ndarray, a: int, b: int, sigma: float, alpha: float, min_effect: float, min_size: int
+) -> tuple[int, float, float, float] | None:
+    """A ramp in ``x[a:b]`` (index, p, median before, level reached), if one holds: by
+    ``ramp``, with the same Bonferroni-style correction for the positions it could start
+    at as a step and the same cautious effect (from the median before to the third of the
+    runs from its date on that moved least). A ramp's kink is poorly placed (its first runs are
+    within the noise, and AR(1) noise lets the fit start it ten or twenty runs early), so it
+    is dated at the first run where the fitted ramp has moved by the smallest change that
+    counts: the first run that is off the old level, never one the fit merely extends to;
+    with ``min_size`` runs from there on, as for a step."""
+    y = x[a:b]
+    if len(y) < 4 * min_size:
+        return None
+    start, p, mu, beta = ramp(y, min_size)
+    p = min(1.0, p * math.sqrt(len(y) - 2 * min_size + 1))
+    if p >= alpha:
+        return None
+    before = y[:start]
+    centre = float(np.median(before))
+    smallest = (
+        min_effect * abs(centre) if abs(centre) >= FAR_FROM_ZERO * sigma else MIN_SIGMA * sigma
+    )
+    moved = start + max(math.ceil(smallest / abs(beta)) - 1, 0)
+    if moved > len(y) - min_size or not _large(before, y[moved:], centre, sigma, min_effect):
+        return None  # too few runs have moved yet (a late step, if anything), or not enough
+    if _step_fits_better(y, start, min_size):
+        return None  # a step the step test did not confirm, not a ramp
+    return (a + moved, p, centre, mu + beta * (len(y) - start))
+
+
+def ramp(y: np.ndarray, min_size: int = MIN_SIZE) -> tuple[int, float, float, float]:
+    """The most significant ramp in ``y`` under AR(1) noise: (its first run, two-sided p,
+    level before it μ, slope β per run). ``y = μ + β·max(0, t − start + 1)``, fitted by
+    Prais-Winsten generalised least squares for every start at once (the whitened ramp is
+    linear in t after its start, so suffix sums give every fit), with the autocorrelation
+    from the residuals of the best fit (outliers clipped, small-sample bias taken out),
+    three times, starting from that of the differences."""
+    from scipy.special import stdtr
+
+    phi = _phi_of_differences(y)
+    start, t, dof, mu, beta = _ramp_fits(y, phi, min_size)
+    for _ in range(3):
+        phi = _phi_of_residuals(y - _ramp_fitted(y, start), parameters=3)
+        previous, (start, t, dof, mu, beta) = start, _ramp_fits(y, phi, min_size)
+        if start == previous:  # the same ramp gives the same autocorrelation again
+            break
+    return start, float(2 * stdtr(dof, -abs(t))), mu, beta
+
+
+def _ramp_fits(y: np.ndarray, phi: float, min_size: int) -> tuple[int, float, int, float, float]:
+    """(start, t of β, degrees of freedom, μ, β) of the best ramp at ``phi``."""
+    n = len(y)
+    first = math.sqrt(1 - phi**2)
+    wy = np.empty(n)
+    wy[0] = first * y[0]
+    wy[1:] = y[1:] - phi * y[:-1]
+    w1 = np.full(n, 1 - phi)
+    w1[0] = first
+    t = np.arange(n, dtype=float)
+
+    def suffix(v: np.ndarray) -> np.ndarray:
+        return np.cumsum(v[::-1])[::-1]
+
+    start = np.arange(min_size, n - min_size + 1)
+    # the whitened ramp: 0 before its start, then a·t + b (a = 1 − φ, b = 1 − a·start)
+    a, b = 1 - phi, 1 - (1 - phi) * start
+    count, s1 = (n - start).astype(float), suffix(t)[start]
+    s2, sy, sty = suffix(t * t)[start], suffix(wy)[start], suffix(t * wy)[start]
+    g11, r1 = float(w1 @ w1), float(w1 @ wy)
+    g12 = a * (a * s1 + b * count)  # w1 is 1 − φ from the second run on
+    g22 = a * a * s2 + 2 * a * b * s1 + b * b * count
+    r2 = a * sty + b * sy
+    det = g11 * g22 - g12 * g12
+    mu = (g22 * r1 - g12 * r2) / det
+    beta = (g11 * r2 - g12 * r1) / det
+    dof = n - 3
+    s2_resid = np.maximum((float(wy @ wy) - mu * r1 - beta * r2) / dof, 1e-300)
+    tstat = beta / np.sqrt(s2_resid * g11 / det)
+    best = int(np.argmax(np.abs(tstat)))
+    return int(start[best]), float(tstat[best]), dof, float(mu[best]), float(beta[best])
+
+
+def _step_fits_better(y: np.ndarray, start: int, min_size: int) -> bool:
+    """The best single step (at least ``min_size - 1`` runs after it, as a late step
+    shows) leaves no more squared error than the ramp from ``start``."""
+    s, s2 = np.concatenate([[0.0], np.cumsum(y)]), float(y @ y)
+    n = len(y)
+    k = np.arange(min_size, n - min_size + 2)
+    step_error = s2 - s[k] ** 2 / k - (s[n] - s[k]) ** 2 / (n - k)
+    ramp_error = float(np.sum((y - _ramp_fitted(y, start)) ** 2))
+    return float(step_error.min()) <= ramp_error
+
+
+def _ramp_fitted(y: np.ndarray, start: int) -> np.ndarray:
+    """The least-squares ramp from ``start`` (its residuals estimate the autocorrelation)."""
+    ramp_column = np.maximum(np.arange(len(y)) - start + 1, 0).astype(float)
+    centred = ramp_column - ramp_column.mean()
+    slope = float(centred @ (y - y.mean())) / float(centred @ centred)
+    return y.mean() + slope * centred
+
+
+def _phi_of_residuals(r: np.ndarray, parameters: int) -> float:
+    """The lag-1 autocorrelation of residuals of a fit with ``parameters`` parameters,
+    beyond 4 robust σ clipped (an outlier would pull it down), with the small-sample bias
+    taken out as in ``_phi``."""
+    spread = 4 * 1.4826 * float(np.median(np.abs(r - np.median(r)))) or float(np.std(r))
+    if spread == 0:
+        return 0.0
+    r = np.clip(r, -spread, spread)
+    raw = float(r[1:] @ r[:-1]) / float(r @ r)
+    share = parameters / len(r)
+    return float(min(max((raw + share) / max(1 - 3 * share, 0.1), 0.0), PHI_MAX))

@@ -71,6 +71,7 @@ class Finding:
             "serial": self.key.serial,
             "profile": self.key.profile,
             "direction": c.direction,
+            "kind": c.kind,
             "state": self.state,
             "incident": self.incident or None,
             "started": self.run.started.isoformat(),

@@ -386,45 +386,23 @@ class HistoryStore:
         ]
 
     def load(self, keys: set[SeriesKey] | None = None) -> History:
-        """Every run and every series (or only ``keys``), fast at a lab's scale: one scan of
-        the values in storage order (an index-ordered read jumps around the file and costs
-        five times as much), grouped here, and what the latest stored value of each series
-        said (unit, limits, better) in one more query (``hil.history.series``)."""
-        run_columns = [c for c in runs.c if c.name != "stored"]
-        count = (
-            sa.select(sa.func.count(results.c.id))
-            .where(results.c.run == runs.c.id)
-            .scalar_subquery()
-        )
-        query = sa.select(*run_columns, count.label("n_results")).order_by(
-            runs.c.started, runs.c.id
-        )
-        scan = sa.select(
-            results.c.id,
-            results.c.run,
-            results.c.value,
-            results.c.test,
-            results.c.measurement,
-            results.c.serial,
-            results.c.profile,
-        )
-        if keys is not None:
-            scan = scan.where(results.c.test.in_(sorted({k.test for k in keys})))
+        """Every run and every series (or only ``keys``), fast at a lab's scale: the series
+        with the ids of their values in one grouped pass over their index, then the values
+        in one scan in storage order (an index-ordered read jumps around the file and costs
+        five times as much) straight into a NumPy array (four Python strings per value
+        would be most of the time); the latest stored value of each series says its unit,
+        limits and direction (``hil.history.series``)."""
         with self._errors("read the history"), self.engine.connect() as connection:
-            run_rows = connection.execute(query).mappings().all()
-            # the driver's own tuples: 400,000 rows as SQLAlchemy rows would cost a second
-            rows = connection.execute(scan).cursor.fetchall()
-            grouped: dict[tuple, list] = {}
-            for row in rows:
-                found_rows = grouped.get(row[3:])
-                if found_rows is None:
-                    found_rows = grouped[row[3:]] = []
-                found_rows.append(row[:3])
-            chunks = {}
-            for key, chunk in grouped.items():
-                if keys is None or SeriesKey(*key) in keys:
-                    chunks[key] = np.array(chunk, dtype=float)  # NULL values become NaN
-            latest = {key: int(chunk[:, 0].max()) for key, chunk in chunks.items()}
+            run_rows = connection.execute(_RUNS).mappings().all()
+            names, series_of = self._numbered(connection, keys)
+            scan = connection.execute(_filtered(_VALUES, keys))
+            values = np.fromiter(scan.cursor, dtype=_VALUE_ROW)  # NULL values become NaN
+            wanted = {
+                k: SeriesKey(*row[:4])
+                for k, row in enumerate(names)
+                if keys is None or SeriesKey(*row[:4]) in keys
+            }
+            latest = {k: names[k].latest for k in wanted}
             limits = sa.select(
                 results.c.id,
                 results.c.unit,
@@ -435,20 +413,23 @@ class HistoryStore:
             ).where(results.c.id.in_(sorted(latest.values())))
             limit_rows = {row[0]: row[1:] for row in connection.execute(limits)}
         found = [_run_info(i, row) for i, row in enumerate(run_rows)]
-        position = np.zeros(max((row["id"] for row in run_rows), default=0) + 1, dtype=np.int64)
-        for i, row in enumerate(run_rows):
-            position[row["id"]] = i
-        series = {}
-        for key, chunk in chunks.items():
-            series_key = SeriesKey(*key)
-            at = position[chunk[:, 1].astype(np.int64)]
-            order = np.argsort(at, kind="stable")
-            unit, lower, upper, marginal, better_text = limit_rows[latest[key]]
+        run_ids = np.array([row["id"] for row in run_rows], dtype=np.int64)
+        position = _lookup(run_ids, np.arange(len(run_ids)), values["run"])
+        number_of = _lookup(series_of["id"], series_of["k"], values["id"])
+        k, at = number_of[values["id"]], position[values["run"]]
+        known = (k >= 0) & (at >= 0)  # a value stored after its series or run were counted
+        order = np.lexsort((values["id"][known], at[known], k[known]))  # series, run, id
+        k, at, value = k[known][order], at[known][order], values["value"][known][order]
+        bounds = np.searchsorted(k, np.arange(len(names) + 1))
+        found_series = {}
+        for number, series_key in wanted.items():
+            chunk = slice(bounds[number], bounds[number + 1])
+            unit, lower, upper, marginal, better_text = limit_rows[latest[number]]
             better, target = _better(better_text)
-            series[series_key] = Series(
+            found_series[series_key] = Series(
                 series_key,
-                at[order],
-                chunk[order, 2],
+                at[chunk],
+                value[chunk],
                 unit=unit or "",
                 lower=lower,
                 upper=upper,
@@ -456,7 +437,21 @@ class HistoryStore:
                 better=better,
                 target=target,
             )
-        return History(found, dict(sorted(series.items(), key=lambda item: _order(item[0]))))
+        ordered = sorted(found_series.items(), key=lambda item: _order(item[0]))
+        return History(found, dict(ordered))
+
+    def _numbered(
+        self, connection: sa.Connection, keys: set[SeriesKey] | None
+    ) -> tuple[list[sa.Row], np.ndarray]:
+        """The series in their index's order (key, latest id) and each value's id with its
+        series' number, from one statement (the ids of each series as one text: one row
+        per series, not per value, so a value stored meanwhile is in neither or both)."""
+        names = connection.execute(_filtered(_SERIES, keys)).all()
+        ids = [np.fromstring(row.ids, dtype=np.int64, sep=",") for row in names]
+        numbered = np.empty(sum(map(len, ids)), dtype=[("id", np.int64), ("k", np.int64)])
+        numbered["id"] = np.concatenate(ids) if ids else []
+        numbered["k"] = np.repeat(np.arange(len(names)), [len(i) for i in ids])
+        return names, numbered
 
     def accept(
         self,
@@ -586,6 +581,42 @@ def _better(text: str | None) -> tuple[str | None, float | None]:
         except ValueError:
             return None, None
     return text, None
+
+
+_VALUE_ROW = np.dtype([("id", np.int64), ("run", np.int64), ("value", float)])
+_KEY = (results.c.test, results.c.measurement, results.c.serial, results.c.profile)
+_RUNS = sa.select(
+    *(c for c in runs.c if c.name != "stored"),
+    sa.select(sa.func.count(results.c.id))
+    .where(results.c.run == runs.c.id)
+    .scalar_subquery()
+    .label("n_results"),
+).order_by(runs.c.started, runs.c.id)
+_SERIES = (
+    sa.select(
+        *_KEY,
+        sa.func.max(results.c.id).label("latest"),
+        sa.func.aggregate_strings(sa.cast(results.c.id, sa.Text), ",").label("ids"),
+    )
+    .group_by(*_KEY)
+    .order_by(*_KEY)
+)
+_VALUES = sa.select(results.c.id, results.c.run, results.c.value)
+
+
+def _lookup(keys: np.ndarray, numbers: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """A table of ``numbers`` by their (non-negative integer) ``keys``, -1 for the other
+    keys up to the largest of ``keys`` and ``asked``."""
+    table = np.full(max(keys.max(initial=0), asked.max(initial=0)) + 1, -1, dtype=np.int64)
+    table[keys] = numbers
+    return table
+
+
+def _filtered(query: sa.Select, keys: set[SeriesKey] | None) -> sa.Select:
+    """``query`` over the values of ``keys``' tests only, or over all."""
+    if keys is None:
+        return query
+    return query.where(results.c.test.in_(sorted({k.test for k in keys})))
 
 
 def _run_info(index: int, row: sa.RowMapping) -> RunInfo:

@@ -181,21 +181,21 @@ def history(scenario: str, seed: int, runs: int = 60) -> np.ndarray:
 
 
 def table(seeds: range) -> str:
-    """The README's table: precision and recall per class (``python -m
-    hil.history.synthetic [SEEDS]``)."""
+    """The README's table: precision and recall per class above its minimum effect, and
+    the false changes where there is none (``python -m hil.history.synthetic [SEEDS]``)."""
     lines = [
-        "| noise | change | size | histories | true changes | found | false alarms "
+        "| class | histories | min effect | true changes | found | false changes "
         "| precision | recall |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (noise, change), s in evaluate(seeds).items():
         size = {"outlier": 2, "episode": 2, "drift": 2.5}.get(change, 1) * EFFECT[noise]
         effect = "-" if change == "none" else f"{size:g} σ"
         quality = (
             "- | -" if s.expected == 0 else f"{s.precision:.2f} | {s.recall:.2f}"
-        )  # no true change: only false alarms count
+        )  # no true change: only false changes count
         lines.append(
-            f"| {noise} | {change} | {effect} | {s.histories} | {s.expected} | {s.hits} "
+            f"| {noise} {change} | {s.histories} | {effect} | {s.expected} | {s.hits} "
             f"| {s.false_alarms} | {quality} |"
         )
     return "\n".join(lines)
@@ -204,4 +204,4 @@ def table(seeds: range) -> str:
 if __name__ == "__main__":
     import sys
 
-    print(table(range(int(sys.argv[1]) if len(sys.argv) > 1 else 100)))
+    print(table(range(int(sys.argv[1]) if len(sys.argv) > 1 else 300)))

@@ -41,7 +41,17 @@ def plot_trend(
             color = "tab:orange"
         ax.axvline(change.index - 0.5, color=color, lw=1.2, ls="--")
         ax.hlines(change.before, bounds[i], change.index - 0.5, color=color, lw=2, alpha=0.6)
-        ax.hlines(change.after, change.index - 0.5, bounds[i + 2] - 1, color=color, lw=2, alpha=0.6)
+        end = bounds[i + 2] - 1
+        if change.kind == "drift":  # a ramp: from the old level to the level it reached
+            ax.plot(
+                [change.index - 0.5, end],
+                [change.before, change.after],
+                color=color,
+                lw=2,
+                alpha=0.6,
+            )
+        else:
+            ax.hlines(change.after, change.index - 0.5, end, color=color, lw=2, alpha=0.6)
         ax.annotate(
             f"{finding.state} {change.effect_text(series.unit)}\np={change.p:.2g}",
             (change.index - 0.5, 1),

@@ -59,6 +59,7 @@ def test_import_then_regressions_as_json(history_url, tmp_path, capsys):  # noqa
         "serial",
         "profile",
         "direction",
+        "kind",
         "state",
         "incident",
         "started",
@@ -76,7 +77,7 @@ def test_import_then_regressions_as_json(history_url, tmp_path, capsys):  # noqa
     assert found["state"] == "open" and len(found["incident"]) == 8
     assert found["series"] == f"{TEST}::delay_max"
     assert found["serial"] == "SER1"
-    assert found["direction"] == "worse"
+    assert found["direction"] == "worse" and found["kind"] == "step"
     night = (dt.datetime.fromisoformat(found["started"]) - START).days
     assert night == 40
     assert found["commit"] == f"{night:040x}"

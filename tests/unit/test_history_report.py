@@ -3,17 +3,19 @@ pictures and the table of open regressions, without a network."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 
 import pytest
-from history_fixtures import run_record
+from history_fixtures import START, run_record
 
 from hil.cli import main
 from hil.history.html import write_report
 from hil.history.records import from_record
 from hil.history.store import HistoryStore
-from hil.history.synthetic import history
+from hil.history.synthetic import generate, history
 
 TEST = "tests/hil/test_net.py::test_gesture"
 
@@ -118,3 +120,23 @@ def test_a_quiet_history_says_so(tmp_path):
     text = page.read_text()
     assert 'id="no-incidents"' in text and "<tbody>\n\n</tbody>" in text
     assert not list((tmp_path / "r").glob("*.png"))
+
+
+def test_a_drift_is_drawn_as_the_ramp_it_is(tmp_path, capsys):
+    """A drift (61 nights of AR(1) noise drifting up over the second half) is a finding of
+    kind drift whose incident starts inside the drift, and its trend picture is drawn (the
+    ramp from the old level to the level it reached, not a step)."""
+    values, [truth] = generate("ar1", "drift", 27)
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(str(db)) as store:
+        for night, value in enumerate(values):
+            measurement = {"name": "delay_max", "value": float(value), "upper": 500.0}
+            store.append(from_record(run_record([measurement], night)))
+    assert main(["history", "regressions", "--db", str(db), "--format", "json"]) == 0
+    [found] = json.loads(capsys.readouterr().out)
+    assert (found["kind"], found["direction"]) == ("drift", "worse")
+    night = (dt.datetime.fromisoformat(found["started"]) - START).days
+    assert truth.first <= night <= truth.last  # the incident starts inside the drift
+    assert main(["history", "report", "--db", str(db), "--out", str(tmp_path / "r")]) == 0
+    [picture] = (tmp_path / "r").glob("*.png")
+    assert picture.stat().st_size > 10_000

@@ -60,6 +60,32 @@ def test_a_run_is_never_overwritten_and_series_are_per_serial(history_url):  # n
         assert [p.value for p in store.points(keys[0])] == [100.0, None]
 
 
+def test_the_whole_history_is_read_as_each_series_alone(history_url):  # noqa: F811
+    """``load`` numbers the series in the database and reads the values in storage order;
+    every series it gives equals the series read alone by start time (runs stored out of
+    order, a value that is not a number, two boards, two tests), and ``keys`` gives those
+    only."""
+    other = "tests/hil/test_net.py::test_speed"
+    with HistoryStore(history_url) as store:
+        for night in (3, 0, 2, 1):
+            value = float("nan") if night == 2 else 100.0 + night
+            store.append(_entry(night, value))
+            store.append(_entry(night, 50.0 - night, serial="SER2"))
+            store.append(_entry(night, 7.0 * night, test=other))
+        history = store.load()
+        assert list(history.series) == store.series()
+        for key, series in history.series.items():
+            points = store.points(key)
+            started = [history.runs[i].started for i in series.runs]
+            assert started == [p.started for p in points], key
+            expected = [float("nan") if p.value is None else p.value for p in points]
+            assert series.values.tolist() == pytest.approx(expected, nan_ok=True), key
+        wanted = {SeriesKey(other, "delay_max", "SER1", "speck2f")}
+        only = store.load(keys=wanted)
+        assert set(only.series) == wanted
+        assert only.series[next(iter(wanted))].values.tolist() == [0.0, 7.0, 14.0, 21.0]
+
+
 def test_two_processes_appending_at_once_lose_nothing(history_url, tmp_path):  # noqa: F811
     """Both also create the (absent) schema at once."""
     go = tmp_path / "go"
