@@ -115,6 +115,8 @@ def _problem_in(connection: sqlite3.Connection, create: bool, meta_table: str) -
     tables = {
         row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
     }
+    if _being_made(connection, tables, meta_table):
+        return None if create else "is being created by another process; try again"
     if tables and meta_table not in tables:
         listed = ", ".join(sorted(tables)[:4])
         return f"holds another program's tables ({listed}), not a speck-hil history; refused"
@@ -138,6 +140,19 @@ def _problem_in(connection: sqlite3.Connection, create: bool, meta_table: str) -
                 raise
             return f"cannot be written ({_plain(exc)})"
     return None
+
+
+def _being_made(connection: sqlite3.Connection, tables: set[str], meta_table: str) -> bool:
+    """Another session is creating this history right now: its tables appear one by one and
+    the schema version comes last, so a check in between sees only empty tables of ours
+    (named like ``meta_table``) and no version. Two nightly jobs starting on a new history
+    at once meet this."""
+    prefix = meta_table.partition("_")[0] + "_"
+    if not tables or not all(name.startswith(prefix) for name in tables):
+        return False
+    return all(
+        connection.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone() is None for name in tables
+    )
 
 
 def _holders(path: Path) -> str:

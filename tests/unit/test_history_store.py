@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from history_fixtures import history_url, run_record  # noqa: F401 (fixture)
 
 from hil.history.records import HistoryError, from_record
-from hil.history.store import HistoryStore, SeriesKey, database_url, meta
+from hil.history.store import HistoryStore, SeriesKey, database_url, meta, metadata
 
 TEST = "tests/hil/test_net.py::test_gesture"
 
@@ -115,6 +115,35 @@ def test_two_processes_appending_at_once_lose_nothing(history_url, tmp_path):  #
         runs = store.runs()
         assert len(runs) == 50
         assert sum(r.results for r in runs) == 50 * 20
+
+
+def _half_made(path, *statements: str) -> None:
+    """A history as another session leaves it while it creates it: every table, no version."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def test_a_history_another_session_is_creating_is_joined_not_refused(tmp_path):
+    """Two nightly jobs starting on a new history at once: the second one's check at open
+    once saw the tables without the version yet and refused the file as not a history."""
+    path = tmp_path / "history.sqlite"
+    _half_made(path)
+    with pytest.raises(HistoryError, match="being created by another process"):
+        HistoryStore(str(path), create=False)
+    with HistoryStore(str(path)) as store:
+        assert store.append(from_record(run_record([{"name": "m", "value": 1.0}], 0)))
+        assert len(store.runs()) == 1
+
+
+def test_tables_of_ours_holding_rows_without_a_version_are_still_refused(tmp_path):
+    path = tmp_path / "history.sqlite"
+    _half_made(path, f"INSERT INTO {meta.name} (key, value) VALUES ('owner', 'another program')")
+    with pytest.raises(HistoryError, match="meta table without a schema version"):
+        HistoryStore(str(path))
 
 
 def test_an_unreachable_server_is_one_line_without_the_password():
