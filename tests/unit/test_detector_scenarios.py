@@ -16,10 +16,9 @@ truth, on the deterministic chip and on a noisy one (0–2× the shipped ``noisy
 - **reset mode**: the chip deployed as made (must match) and with every core's reset
   flipped (must not); "cannot tell" is counted on its own.
 
-``DETECTOR_SCENARIOS`` (default 6) sets how many scenarios; the full count the README's
-table quotes is ``DETECTOR_SCENARIOS=240 pytest -n 2 -rP tests/unit/test_detector_scenarios.py
--k generated`` (about one draw in ten is skipped as too costly, which leaves over 200 per
-class on each chip). Scenarios run in chunks (each its own test, so ``-n 2`` spreads them) adding
+``DETECTOR_SCENARIOS`` (default 240, the README table's count: about one draw in ten is
+skipped as too costly, which leaves over 200 per class on each chip) sets how many scenarios;
+``pytest -n 2 -rP tests/unit/test_detector_scenarios.py -k generated`` prints the table. Scenarios run in chunks (each its own test, so ``-n 2`` spreads them) adding
 to a tally the workers share; the chunk completing it prints the table. Seeds that once
 failed are kept as named tests (``REGRESSIONS``).
 """
@@ -56,7 +55,7 @@ from tests.unit.scenarios import (
 
 pytestmark = pytest.mark.slow
 
-SCENARIOS = int(os.environ.get("DETECTOR_SCENARIOS", "6"))
+SCENARIOS = int(os.environ.get("DETECTOR_SCENARIOS", "240"))
 CHUNK = 6
 CHUNKS = [range(start, min(start + CHUNK, SCENARIOS)) for start in range(0, SCENARIOS, CHUNK)]
 CLASSES = ("stall", "synops", "agreement", "agreement_sinabs", "reset_mode")
