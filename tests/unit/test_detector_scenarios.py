@@ -16,11 +16,12 @@ truth, on the deterministic chip and on a noisy one (0–2× the shipped ``noisy
 - **reset mode**: the chip deployed as made (must match) and with every core's reset
   flipped (must not); "cannot tell" is counted on its own.
 
-``DETECTOR_SCENARIOS`` (default 240, the README table's count: about one draw in ten is
-skipped as too costly, which leaves over 200 per class on each chip) sets how many scenarios;
-``pytest -n 2 -rP tests/unit/test_detector_scenarios.py -k generated`` prints the table. Scenarios run in chunks (each its own test, so ``-n 2`` spreads them) adding
-to a tally the workers share; the chunk completing it prints the table. Seeds that once
-failed are kept as named tests (``REGRESSIONS``).
+``DETECTOR_SCENARIOS`` (default 240, the README table's count: about one draw in ten is skipped
+as too costly, which leaves over 200 per class on each chip) sets how many scenarios; ``pytest
+-n 2 -rP tests/unit/test_detector_scenarios.py -k generated`` prints the table. Scenarios run in
+chunks (each its own test, so ``-n 2`` spreads them) adding to a tally the workers share; the
+chunk completing it prints the table. Seeds that once failed are kept as named tests
+(``REGRESSIONS``).
 """
 
 from __future__ import annotations
