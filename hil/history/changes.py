@@ -357,12 +357,7 @@ def step_p(y: np.ndarray, split: int, phi: float) -> float:
     from scipy.special import stdtr
 
     n = len(y)
-    first = math.sqrt(1 - phi**2)
-    wy = np.empty(n)
-    wy[0] = first * y[0]
-    wy[1:] = y[1:] - phi * y[:-1]
-    w1 = np.full(n, 1 - phi)
-    w1[0] = first
+    wy, w1 = _whitened(y, phi)
     ws = np.zeros(n)
     ws[split] = 1.0  # the whitened step: 1 where it starts, 1 - φ after
     ws[split + 1 :] = 1 - phi
@@ -380,6 +375,19 @@ def step_p(y: np.ndarray, split: int, phi: float) -> float:
         return 0.0 if delta != 0 else 1.0
     t = delta / math.sqrt(s2 * g11 / det)
     return float(2 * stdtr(dof, -abs(t)))
+
+
+def _whitened(y: np.ndarray, phi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Prais-Winsten's whitening under AR(1) noise of autocorrelation ``phi``: ``y`` and the
+    level's column (the first run scaled by √(1 − φ²), each later one less φ times the one
+    before), which the step and the ramp tests share."""
+    first = math.sqrt(1 - phi**2)
+    wy = np.empty(len(y))
+    wy[0] = first * y[0]
+    wy[1:] = y[1:] - phi * y[:-1]
+    w1 = np.full(len(y), 1 - phi)
+    w1[0] = first
+    return wy, w1
 
 
 def _without_weekly_pattern(x: np.ndarray, weekdays: np.ndarray) -> np.ndarray:
@@ -526,12 +534,7 @@ def ramp(y: np.ndarray, min_size: int = MIN_SIZE) -> tuple[int, float, float, fl
 def _ramp_fits(y: np.ndarray, phi: float, min_size: int) -> tuple[int, float, int, float, float]:
     """(start, t of β, degrees of freedom, μ, β) of the best ramp at ``phi``."""
     n = len(y)
-    first = math.sqrt(1 - phi**2)
-    wy = np.empty(n)
-    wy[0] = first * y[0]
-    wy[1:] = y[1:] - phi * y[:-1]
-    w1 = np.full(n, 1 - phi)
-    w1[0] = first
+    wy, w1 = _whitened(y, phi)
     t = np.arange(n, dtype=float)
 
     def suffix(v: np.ndarray) -> np.ndarray:

@@ -237,22 +237,24 @@ def test_a_report_on_a_device_file_is_refused_before_any_test(pytester):
 # --- a test id that is not UTF-8 ----------------------------------------------------------------
 
 
+PYTEST_QUIET = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider", NO_BENCHMARK, "-q")
+
+
+def _clean_env() -> dict[str, str]:
+    """This process's environment without the harness's variables and pytest's options."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("HIL_", "PYTEST_ADDOPTS"))}
+
+
 def test_a_test_file_name_that_is_not_utf8_is_reported_and_stored(tmp_path, capsys):
     (tmp_path / os.fsdecode(b"test_\xff.py")).write_text(
         "def test_a(measure):\n    measure('x', 1.0)\n"
     )
     report = tmp_path / "r.json"
     db = tmp_path / "h.sqlite"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HIL_", "PYTEST_ADDOPTS"))}
+    env = _clean_env()
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            NO_BENCHMARK,
-            "-q",
+            *PYTEST_QUIET,
             f"--hil-report={report}",
             f"--hil-history={db}",
         ],
@@ -324,16 +326,10 @@ def test_a_session_waits_for_another_writer_saying_so(tmp_path):
         [sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert holder.stdout.readline() == b"held\n"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HIL_", "PYTEST_ADDOPTS"))}
+    env = _clean_env()
     session = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            NO_BENCHMARK,
-            "-q",
+            *PYTEST_QUIET,
             f"--hil-history={db}",
         ],
         cwd=tmp_path,
